@@ -1,0 +1,1 @@
+//! In-repo SSTP test server (fault injection, benchmark) built on sstp-proto.
