@@ -333,7 +333,10 @@ mod tests {
             Msg::decode(&[0, 0, 0x10, 1]),
             Err(IpcError::BadLength(0x1001))
         );
-        assert_eq!(Msg::decode(&[0, 0, 0, 1, 99]), Err(IpcError::UnknownType(99)));
+        assert_eq!(
+            Msg::decode(&[0, 0, 0, 1, 99]),
+            Err(IpcError::UnknownType(99))
+        );
         assert_eq!(
             Msg::decode(&[0, 0, 0, 2, 4, 0]),
             Err(IpcError::Malformed("trailing bytes"))

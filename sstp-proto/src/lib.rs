@@ -17,5 +17,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod binding;
+pub mod client;
+pub mod hdlc;
+pub mod http;
 pub mod ipc;
+pub mod ppp;
 pub mod secret;
+pub mod wire;
