@@ -121,7 +121,7 @@ pub fn call_connected(
     hlak: &Secret,
 ) -> Vec<u8> {
     let mut ch = [0u8; 32];
-    let n = cert_hash.digest_len().min(32);
+    let n = cert_hash.len().min(32);
     ch[..n].copy_from_slice(&cert_hash[..n]);
     let msg = ControlMessage {
         msg_type: MessageType::CallConnected,
