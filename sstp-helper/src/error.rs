@@ -1,0 +1,140 @@
+//! The helper's errors: one line a user understands, and an exit code per class.
+
+use std::fmt;
+
+/// Exit codes, documented in `--help` and the man page.
+pub mod exit {
+    /// Connected, then disconnected on request (signal).
+    pub const OK: i32 = 0;
+    /// Internal error (a bug, or the system refused a basic operation).
+    pub const INTERNAL: i32 = 1;
+    /// Bad command line or unreadable option file (clap also uses 2).
+    pub const USAGE: i32 = 2;
+    /// The server name could not be resolved.
+    pub const RESOLVE: i32 = 3;
+    /// TCP connection failed (refused, unreachable, timed out).
+    pub const CONNECT: i32 = 4;
+    /// TLS handshake failed (alert, version or cipher mismatch, reset).
+    pub const TLS: i32 = 5;
+    /// The server certificate was rejected (expired, unknown CA, name, EKU, pin).
+    pub const CERTIFICATE: i32 = 6;
+    /// The HTTP exchange failed (status other than 200, no response).
+    pub const HTTP: i32 = 7;
+    /// SSTP negotiation failed (Nak, abort, timeout, protocol error, binding rejected).
+    pub const SSTP: i32 = 8;
+    /// PPP authentication failed (wrong user name or password).
+    pub const AUTH: i32 = 9;
+    /// pppd could not be started or failed before the link came up.
+    pub const PPPD: i32 = 10;
+    /// An established connection was lost (server disconnect or abort, echo timeout, pppd exit).
+    pub const LOST: i32 = 11;
+}
+
+/// Everything that ends the helper with an error.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad usage or unreadable input file.
+    Usage(String),
+    /// DNS.
+    Resolve {
+        /// Name looked up.
+        host: String,
+        /// Resolver message.
+        why: String,
+    },
+    /// TCP.
+    Connect {
+        /// What was tried.
+        target: String,
+        /// Why it failed.
+        why: String,
+    },
+    /// TLS layer.
+    Tls(crate::tls::TlsError),
+    /// HTTP layer.
+    Http(String),
+    /// SSTP layer.
+    Sstp(String),
+    /// Authentication.
+    Auth(String),
+    /// pppd.
+    Pppd(String),
+    /// Lost after connect.
+    Lost(String),
+    /// Anything else.
+    Internal(String),
+}
+
+impl Error {
+    /// Exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::Resolve { .. } => exit::RESOLVE,
+            Error::Connect { .. } => exit::CONNECT,
+            Error::Tls(e) => match e.class() {
+                crate::tls::TlsClass::Certificate => exit::CERTIFICATE,
+                crate::tls::TlsClass::Handshake | crate::tls::TlsClass::Io => exit::TLS,
+                crate::tls::TlsClass::Config => exit::USAGE,
+            },
+            Error::Http(_) => exit::HTTP,
+            Error::Sstp(_) => exit::SSTP,
+            Error::Auth(_) => exit::AUTH,
+            Error::Pppd(_) => exit::PPPD,
+            Error::Lost(_) => exit::LOST,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(s) => write!(f, "{s}"),
+            Error::Resolve { host, why } => write!(f, "cannot resolve {host}: {why}"),
+            Error::Connect { target, why } => write!(f, "cannot connect to {target}: {why}"),
+            Error::Tls(e) => write!(f, "TLS: {e}"),
+            Error::Http(s) => write!(f, "HTTP: {s}"),
+            Error::Sstp(s) => write!(f, "SSTP: {s}"),
+            Error::Auth(s) => write!(f, "authentication failed: {s}"),
+            Error::Pppd(s) => write!(f, "pppd: {s}"),
+            Error::Lost(s) => write!(f, "connection lost: {s}"),
+            Error::Internal(s) => write!(f, "internal error: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(e)
+    }
+}
+
+/// What pppd's exit status means (pppd(8), EXIT STATUS).
+pub fn pppd_exit_meaning(code: i32) -> &'static str {
+    match code {
+        0 => "normal exit",
+        1 => "fatal error",
+        2 => "error in its options",
+        3 => "not run as root",
+        4 => "the kernel lacks PPP support (no /dev/ppp)",
+        5 => "terminated by a signal",
+        6 => "could not lock the serial port",
+        7 => "could not open the serial port",
+        8 => "the connect script failed",
+        9 => "the pty command failed",
+        10 => "PPP negotiation failed",
+        11 => "the peer failed to authenticate itself",
+        12 => "idle timeout",
+        13 => "connect time limit reached",
+        14 => "callback negotiated",
+        15 => "the peer stopped answering LCP echoes",
+        16 => "hangup",
+        17 => "loopback detected",
+        18 => "the init script failed",
+        19 => "we failed to authenticate to the peer",
+        _ => "unknown exit status",
+    }
+}

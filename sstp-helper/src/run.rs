@@ -1,0 +1,681 @@
+//! One connection: TCP, TLS, then a single loop that feeds the sans-IO client and drains it.
+
+use crate::cli::{self, Args};
+use crate::error::{pppd_exit_meaning, Error};
+use crate::plugin_link::PluginLink;
+use crate::pppd;
+use crate::pty::Pty;
+use crate::tls::{self, TlsOptions};
+use log::{debug, error, info, warn};
+use sstp_proto::binding::HlakSource;
+use sstp_proto::client::{Client, CloseReason, Config, Event, Timers};
+use sstp_proto::hdlc;
+use sstp_proto::ipc::Msg;
+use sstp_proto::ppp::AuthMethod;
+use sstp_proto::secret::Secret;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Child;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::time::{sleep_until, timeout, Instant};
+
+/// How long pppd gets to stop after SIGTERM before SIGKILL.
+const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything the connection needs, resolved from the command line.
+pub struct Settings {
+    /// Host part of SERVER.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Name for SNI, Host and the certificate check.
+    pub name: String,
+    /// TLS settings.
+    pub tls: TlsOptions,
+    /// PPP user.
+    pub user: String,
+    /// PPP password.
+    pub password: Secret,
+    /// pppd program.
+    pub pppd: PathBuf,
+    /// Plugin path.
+    pub plugin: PathBuf,
+    /// Extra pppd options.
+    pub pppd_options: Vec<String>,
+    /// SSTPCORRELATIONID.
+    pub correlation_id: String,
+    /// TCP connect timeout per address.
+    pub connect_timeout: Duration,
+}
+
+impl Settings {
+    /// Check the command line and gather what the connection needs.
+    pub fn from_args(args: &Args, password: Secret) -> Result<Settings, Error> {
+        let (host, port) = cli::split_server(&args.server).map_err(Error::Usage)?;
+        let name = args.host.clone().unwrap_or_else(|| host.clone());
+        let user = args
+            .user
+            .clone()
+            .ok_or_else(|| Error::Usage("--user NAME is required".into()))?;
+        let pin = args
+            .cert_sha256
+            .as_deref()
+            .map(cli::parse_pin)
+            .transpose()
+            .map_err(Error::Usage)?;
+        if let Some(ca) = &args.ca_cert {
+            if let Err(e) = std::fs::metadata(ca) {
+                return Err(Error::Usage(format!(
+                    "cannot read CA file {}: {e}",
+                    ca.display()
+                )));
+            }
+        }
+        let plugin = match &args.plugin {
+            Some(p) if p.is_file() => p.clone(),
+            Some(p) => {
+                return Err(Error::Usage(format!(
+                    "plugin {} does not exist",
+                    p.display()
+                )))
+            }
+            None => pppd::default_plugin(&args.pppd)?,
+        };
+        let plugin = plugin.canonicalize().unwrap_or(plugin);
+        let correlation_id = match &args.uuid {
+            Some(u) => u.clone(),
+            None => {
+                let mut b = [0u8; 16];
+                openssl::rand::rand_bytes(&mut b)
+                    .map_err(|e| Error::Internal(format!("random GUID: {e}")))?;
+                sstp_proto::http::guid_from_random(b)
+            }
+        };
+        Ok(Settings {
+            host,
+            port,
+            name,
+            tls: TlsOptions {
+                ca_cert: args.ca_cert.clone(),
+                pin_sha256: pin,
+                insecure: args.insecure,
+                sni: !args.no_sni,
+                keylog: std::env::var_os("SSLKEYLOGFILE").map(PathBuf::from),
+                min_version: None,
+                max_version: None,
+                ciphers: None,
+            },
+            user,
+            password,
+            pppd: args.pppd.clone(),
+            plugin,
+            pppd_options: args.pppd_options.clone(),
+            correlation_id,
+            connect_timeout: Duration::from_secs(args.connect_timeout.max(1)),
+        })
+    }
+
+    fn host_header(&self) -> String {
+        let n = if self.name.contains(':') {
+            format!("[{}]", self.name)
+        } else {
+            self.name.clone()
+        };
+        if self.port == 443 {
+            n
+        } else {
+            format!("{n}:{}", self.port)
+        }
+    }
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, Error> {
+        let mk = |k| signal(k).map_err(|e| Error::Internal(format!("signal handler: {e}")));
+        Ok(Signals {
+            term: mk(SignalKind::terminate())?,
+            int: mk(SignalKind::interrupt())?,
+            hup: mk(SignalKind::hangup())?,
+        })
+    }
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
+}
+
+async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStream, Error> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Error::Resolve {
+            host: host.to_string(),
+            why: e.to_string(),
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::Resolve {
+            host: host.to_string(),
+            why: "no addresses".into(),
+        });
+    }
+    let mut last = String::new();
+    for a in &addrs {
+        debug!("TCP connecting to {a}");
+        match timeout(each, TcpStream::connect(a)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                info!("TCP connected to {a}");
+                return Ok(s);
+            }
+            Ok(Err(e)) => {
+                warn!("TCP {a}: {e}");
+                last = e.to_string();
+            }
+            Err(_) => {
+                warn!("TCP {a}: no answer within {} s", each.as_secs());
+                last = format!("timed out after {} s", each.as_secs());
+            }
+        }
+    }
+    let target = if addrs.len() == 1 {
+        addrs[0].to_string()
+    } else {
+        format!("{host}:{port} ({} addresses)", addrs.len())
+    };
+    Err(Error::Connect { target, why: last })
+}
+
+/// Run one connection until it ends. `Ok` means it was closed on request.
+pub async fn run(s: Settings) -> Result<(), Error> {
+    let mut signals = Signals::new()?;
+    let mut link = PluginLink::bind()?;
+    info!("connecting to {}:{}", s.host, s.port);
+    let connect = async {
+        let tcp = connect_tcp(&s.host, s.port, s.connect_timeout).await?;
+        let (tls, peer) = tls::connect(tcp, &s.name, &s.tls).await?;
+        Ok::<_, Error>((tls, peer))
+    };
+    let (tls, peer) = tokio::select! {
+        r = connect => r?,
+        sig = signals.recv() => {
+            info!("{sig} received before the connection was up: stopping");
+            return Ok(());
+        }
+    };
+    info!(
+        "TLS {}, cipher {}, certificate accepted for {}",
+        peer.version, peer.cipher, peer.accepted_for
+    );
+    let cfg = Config {
+        host_header: s.host_header(),
+        correlation_id: s.correlation_id.clone(),
+        cert_sha1: peer.cert_sha1,
+        cert_sha256: peer.cert_sha256,
+        max_nak_retries: 3,
+        timers: Timers::default(),
+    };
+    debug!("SSTPCORRELATIONID {}", cfg.correlation_id);
+    let client = Client::new(cfg, Instant::now().into_std());
+    let mut session = Session {
+        s: &s,
+        client,
+        tls,
+        pty: None,
+        child: None,
+        deframer: hdlc::Deframer::new(),
+        pty_out: Vec::with_capacity(32768),
+        pppd_ready: false,
+        ack_pending: false,
+        ip_up: false,
+        auth_method: None,
+        auth_rejected: None,
+        binding_sent: false,
+        pppd_exit: None,
+        stop_requested: false,
+        pppd_kill_at: None,
+    };
+    let reason = session.pump(&mut signals, &mut link).await;
+    session.finish().await;
+    session.outcome(reason)
+}
+
+struct Session<'a, S> {
+    s: &'a Settings,
+    client: Client,
+    tls: S,
+    pty: Option<Pty>,
+    child: Option<Child>,
+    deframer: hdlc::Deframer,
+    pty_out: Vec<u8>,
+    /// pppd has written its first frame: its line discipline is set up.
+    pppd_ready: bool,
+    /// Send AuthAck to the plugin once the current transmit is flushed.
+    ack_pending: bool,
+    ip_up: bool,
+    auth_method: Option<AuthMethod>,
+    auth_rejected: Option<String>,
+    binding_sent: bool,
+    pppd_exit: Option<i32>,
+    stop_requested: bool,
+    pppd_kill_at: Option<Instant>,
+}
+
+async fn child_wait(c: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
+    match c {
+        Some(c) => c.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn pty_read(p: &Option<Pty>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match p {
+        Some(p) => p.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn exit_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+impl<S> Session<'_, S>
+where
+    S: AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    /// The loop. Returns why the SSTP call ended.
+    async fn pump(&mut self, signals: &mut Signals, link: &mut PluginLink) -> CloseReason {
+        let mut tls_buf = vec![0u8; 32768];
+        let mut pty_buf = vec![0u8; 32768];
+        loop {
+            // 1. Drain the machine in a fixed order.
+            if let Some(r) = self.drain(link).await {
+                return r;
+            }
+            let deadline = self.client.poll_timeout().map(Instant::from_std);
+            // 2. Wait for one source.
+            tokio::select! {
+                r = self.tls.read(&mut tls_buf) => {
+                    let now = std::time::Instant::now();
+                    match r {
+                        Ok(0) => self.client.handle_tls_closed(now),
+                        Ok(n) => self.client.handle_tls_bytes(&tls_buf[..n], now),
+                        Err(e) => {
+                            warn!("TLS read: {e}");
+                            self.client.handle_tls_closed(now);
+                        }
+                    }
+                }
+                r = pty_read(&self.pty, &mut pty_buf) => match r {
+                    Ok(n) if n > 0 => {
+                        self.deframer.push(&pty_buf[..n]);
+                        let now = std::time::Instant::now();
+                        while let Some(f) = self.deframer.next_frame() {
+                            match f {
+                                Ok(frame) => {
+                                    if !self.pppd_ready {
+                                        debug!("pppd is ready (first frame)");
+                                        self.pppd_ready = true;
+                                    }
+                                    self.client.handle_ppp_frame(&frame, now);
+                                }
+                                Err(e) => debug!("from pppd: {e}"),
+                            }
+                        }
+                    }
+                    Ok(_) | Err(_) => {
+                        debug!("pty closed");
+                        self.pty = None;
+                    }
+                },
+                m = link.recv() => match m {
+                    Ok(m) => self.on_plugin(m, link).await,
+                    Err(e) => debug!("plugin link: {e}"),
+                },
+                _ = sleep_opt(deadline) => {
+                    self.client.handle_timeout(std::time::Instant::now());
+                }
+                st = child_wait(&mut self.child) => {
+                    let code = st.map(exit_code).unwrap_or(-1);
+                    self.child = None;
+                    self.pty = None;
+                    self.pppd_exit = Some(code);
+                    if code == 0 || (self.stop_requested && code == 5) {
+                        info!("pppd exited ({})", pppd_exit_meaning(code));
+                    } else {
+                        warn!("pppd exited with status {code} ({})", pppd_exit_meaning(code));
+                    }
+                    self.pppd_kill_at = None;
+                    self.client.disconnect(std::time::Instant::now());
+                }
+                _ = sleep_opt(self.pppd_kill_at) => {
+                    warn!("pppd did not stop within {} s: killing it", PPPD_STOP_GRACE.as_secs());
+                    if let Some(c) = self.child.as_mut() {
+                        let _ = c.start_kill();
+                    }
+                    self.pppd_kill_at = None;
+                    self.client.disconnect(std::time::Instant::now());
+                }
+                sig = signals.recv() => {
+                    if self.stop_requested {
+                        info!("{sig} again: disconnecting now");
+                        self.client.disconnect(std::time::Instant::now());
+                    } else {
+                        info!("{sig} received: disconnecting");
+                        self.stop_requested = true;
+                        if self.terminate_pppd() {
+                            // pppd sends LCP Terminate through us; Call Disconnect follows its exit.
+                            self.pppd_kill_at = Some(Instant::now() + PPPD_STOP_GRACE);
+                        } else {
+                            self.client.disconnect(std::time::Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGTERM to pppd; false when it is not running.
+    fn terminate_pppd(&mut self) -> bool {
+        let Some(pid) = self.child.as_ref().and_then(|c| c.id()) else {
+            return false;
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        true
+    }
+
+    async fn drain(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
+        let tx = self.client.transmit();
+        if !tx.is_empty() {
+            let mut out = std::mem::take(tx);
+            let r = self.tls.write_all(&out).await;
+            let r = match r {
+                Ok(()) => self.tls.flush().await,
+                Err(e) => Err(e),
+            };
+            out.clear();
+            *self.client.transmit() = out;
+            if let Err(e) = r {
+                warn!("TLS write: {e}");
+                self.client.handle_tls_closed(std::time::Instant::now());
+            }
+        }
+        if self.ack_pending {
+            self.ack_pending = false;
+            if let Err(e) = link.send(&Msg::AuthAck).await {
+                warn!("cannot release pppd after the crypto binding: {e}");
+            }
+        }
+        let out = &mut self.pty_out;
+        self.client.poll_ppp(|f| hdlc::encode(f, out));
+        if self.pppd_ready && !self.pty_out.is_empty() {
+            if let Some(p) = &self.pty {
+                if let Err(e) = p.write_all(&self.pty_out).await {
+                    debug!("pty write: {e}");
+                }
+            }
+            self.pty_out.clear();
+        }
+        while let Some(ev) = self.client.poll_event() {
+            match ev {
+                Event::HttpAccepted => info!("HTTP: SSTP_DUPLEX_POST accepted (200)"),
+                Event::Negotiated { hash } => {
+                    info!(
+                        "SSTP negotiated with {} crypto binding; starting pppd",
+                        hash.name()
+                    );
+                    if let Err(e) = self.start_pppd(link) {
+                        error!("{e}");
+                        self.client.disconnect(std::time::Instant::now());
+                        self.pppd_exit = Some(-1);
+                    }
+                }
+                Event::AuthAgreed(m) => {
+                    debug!("PPP: server asks for {m}");
+                    self.auth_method = Some(m);
+                }
+                Event::AuthSucceeded => info!(
+                    "PPP authenticated with {}",
+                    self.auth_method
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "the server's method".into())
+                ),
+                Event::AuthRejected(t) => {
+                    warn!("PPP: the server rejected the credentials: {t}");
+                    self.auth_rejected = Some(t);
+                }
+                Event::BindingSent { hash, hlak } => {
+                    let src = match hlak {
+                        HlakSource::Zero => "no keys (zero HLAK)",
+                        HlakSource::SendRecv16 => "MPPE send+receive keys",
+                        HlakSource::Send32 => "the 32-byte MPPE send key",
+                    };
+                    info!(
+                        "crypto binding sent ({}, HLAK from {src}); SSTP call connected",
+                        hash.name()
+                    );
+                    self.binding_sent = true;
+                    self.ack_pending = true;
+                }
+                Event::Closed(r) => return Some(r),
+            }
+        }
+        None
+    }
+
+    fn start_pppd(&mut self, link: &mut PluginLink) -> Result<(), Error> {
+        let pty = Pty::open().map_err(|e| Error::Internal(format!("cannot open a pty: {e}")))?;
+        let args = pppd::build_args(
+            &pty.slave_path,
+            Some(&self.s.user),
+            &self.s.plugin,
+            link.socket(),
+            &self.s.pppd_options,
+        );
+        debug!("{} {}", self.s.pppd.display(), args.join(" "));
+        let mut child = pppd::spawn(&self.s.pppd, &args)?;
+        let pid = child.id().unwrap_or(0);
+        link.expect_pid(pid);
+        for (stream, name) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
+                "stdout",
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
+                "stderr",
+            ),
+        ] {
+            if let Some(st) = stream {
+                tokio::spawn(log_pppd_output(st, name));
+            }
+        }
+        self.pty = Some(pty);
+        self.child = Some(child);
+        Ok(())
+    }
+
+    async fn on_plugin(&mut self, m: Msg, link: &mut PluginLink) {
+        match m {
+            Msg::PasswordRequest => {
+                debug!("plugin asks for the password");
+                let reply = Msg::Password {
+                    user: self.s.user.clone(),
+                    password: self.s.password.clone(),
+                };
+                if let Err(e) = link.send(&reply).await {
+                    warn!("cannot answer the plugin: {e}");
+                }
+            }
+            Msg::AuthUp { send_key, recv_key } => {
+                debug!(
+                    "plugin: authentication done, keys {} + {} bytes",
+                    send_key.len(),
+                    recv_key.len()
+                );
+                if self.auth_rejected.is_none() && self.auth_method.is_some() && !self.binding_sent
+                {
+                    // Reported in case the server's success message was not seen.
+                }
+                if !self
+                    .client
+                    .handle_auth_keys(&send_key, &recv_key, std::time::Instant::now())
+                {
+                    let _ = link
+                        .send(&Msg::Error(
+                            "the SSTP call is not ready for the crypto binding".into(),
+                        ))
+                        .await;
+                }
+            }
+            Msg::IpUp {
+                ifname,
+                local,
+                remote,
+                dns,
+                mtu,
+                ..
+            } => {
+                let dns = if dns.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", DNS {}",
+                        dns.iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                };
+                info!("IP up with {local} on {ifname} (peer {remote}, MTU {mtu}{dns})");
+                self.ip_up = true;
+            }
+            Msg::Ip6Up {
+                ifname, local_id, ..
+            } => {
+                let id: Vec<String> = local_id
+                    .chunks(2)
+                    .map(|c| format!("{:x}", u16::from_be_bytes([c[0], c[1]])))
+                    .collect();
+                info!("IPv6 up on {ifname} (fe80::{})", id.join(":"));
+                self.ip_up = true;
+            }
+            other => debug!("unexpected message from the plugin: {other:?}"),
+        }
+    }
+
+    /// After the loop: close TLS, stop pppd, leave nothing behind.
+    async fn finish(&mut self) {
+        let _ = timeout(Duration::from_secs(1), self.tls.shutdown()).await;
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = c.id() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            match timeout(PPPD_STOP_GRACE, c.wait()).await {
+                Ok(Ok(st)) => {
+                    self.pppd_exit.get_or_insert(exit_code(st));
+                }
+                _ => {
+                    warn!("pppd did not stop: killing it");
+                    let _ = c.kill().await;
+                }
+            }
+        }
+        let st = self.client.stats();
+        info!(
+            "session ended: sent {} frames / {} bytes, received {} frames / {} bytes",
+            st.frames_out, st.bytes_out, st.frames_in, st.bytes_in
+        );
+    }
+
+    fn outcome(&self, reason: CloseReason) -> Result<(), Error> {
+        if let Some(t) = &self.auth_rejected {
+            return Err(Error::Auth(if t.is_empty() {
+                "the server rejected the user name or password".into()
+            } else {
+                format!("the server said: {t}")
+            }));
+        }
+        if self.pppd_exit == Some(19) {
+            return Err(Error::Auth(
+                "pppd could not authenticate to the server (wrong user name or password?)".into(),
+            ));
+        }
+        match reason {
+            CloseReason::Local if self.stop_requested => {
+                info!("disconnected");
+                Ok(())
+            }
+            CloseReason::Local => {
+                let code = self.pppd_exit.unwrap_or(-1);
+                let what = if code < 0 {
+                    "pppd could not be started".to_string()
+                } else {
+                    format!(
+                        "pppd exited with status {code} ({})",
+                        pppd_exit_meaning(code)
+                    )
+                };
+                if self.ip_up {
+                    Err(Error::Lost(what))
+                } else {
+                    Err(Error::Pppd(format!("{what} before the link came up")))
+                }
+            }
+            CloseReason::Http(e) => Err(Error::Http(e.to_string())),
+            CloseReason::HttpTimeout => Err(Error::Http(reason.to_string())),
+            CloseReason::ServerAbort(_) if self.binding_sent && !self.ip_up => {
+                Err(Error::Sstp(format!(
+                    "{reason} right after the crypto binding: the server rejected the binding \
+                     (is something intercepting the TLS connection?)"
+                )))
+            }
+            r if self.ip_up => Err(Error::Lost(r.to_string())),
+            r => Err(Error::Sstp(r.to_string())),
+        }
+    }
+}
+
+async fn log_pppd_output(st: Box<dyn AsyncRead + Unpin + Send>, name: &'static str) {
+    let mut lines = BufReader::new(st).lines();
+    while let Ok(Some(l)) = lines.next_line().await {
+        let low = l.to_ascii_lowercase();
+        if low.contains("fail") || low.contains("error") || low.contains("refused") {
+            warn!(target: "pppd", "{l}");
+        } else {
+            debug!(target: "pppd", "{l}");
+        }
+    }
+    debug!("pppd {name} closed");
+}
