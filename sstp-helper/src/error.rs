@@ -97,7 +97,7 @@ impl fmt::Display for Error {
             Error::Http(s) => write!(f, "HTTP: {s}"),
             Error::Sstp(s) => write!(f, "SSTP: {s}"),
             Error::Auth(s) => write!(f, "authentication failed: {s}"),
-            Error::Pppd(s) => write!(f, "pppd: {s}"),
+            Error::Pppd(s) => write!(f, "{s}"),
             Error::Lost(s) => write!(f, "connection lost: {s}"),
             Error::Internal(s) => write!(f, "internal error: {s}"),
         }

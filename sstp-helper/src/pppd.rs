@@ -63,7 +63,7 @@ pub fn default_plugin(pppd: &Path) -> Result<PathBuf, Error> {
     }
     let Some(v) = pppd_version(pppd) else {
         return Err(Error::Pppd(format!(
-            "cannot run {} --version; is ppp installed? (or pass --pppd)",
+            "pppd: cannot run {} --version; is ppp installed? (or pass --pppd)",
             pppd.display()
         )));
     };
@@ -72,7 +72,7 @@ pub fn default_plugin(pppd: &Path) -> Result<PathBuf, Error> {
         Ok(p)
     } else {
         Err(Error::Pppd(format!(
-            "no plugin for pppd {v} at {}; pass --plugin PATH",
+            "pppd: no sstp-rs plugin for pppd {v} at {}; pass --plugin PATH",
             p.display()
         )))
     }
@@ -99,7 +99,7 @@ pub fn spawn(program: &Path, args: &[String]) -> Result<tokio::process::Child, E
         });
     }
     cmd.spawn()
-        .map_err(|e| Error::Pppd(format!("cannot start {}: {e}", program.display())))
+        .map_err(|e| Error::Pppd(format!("cannot start pppd ({}): {e}", program.display())))
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ impl Settings {
             Some(p) if p.is_file() => p.clone(),
             Some(p) => {
                 return Err(Error::Usage(format!(
-                    "plugin {} does not exist",
+                    "pppd plugin {} does not exist",
                     p.display()
                 )))
             }
@@ -671,7 +671,10 @@ async fn log_pppd_output(st: Box<dyn AsyncRead + Unpin + Send>, name: &'static s
     let mut lines = BufReader::new(st).lines();
     while let Ok(Some(l)) = lines.next_line().await {
         let low = l.to_ascii_lowercase();
-        if low.contains("fail") || low.contains("error") || low.contains("refused") {
+        if ["fail", "error", "refused", "couldn't", "cannot", "unable"]
+            .iter()
+            .any(|w| low.contains(w))
+        {
             warn!(target: "pppd", "{l}");
         } else {
             debug!(target: "pppd", "{l}");

@@ -728,9 +728,13 @@ fn build_context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
 /// Turns the reason strings of a failed handshake into one line naming the cause.
 fn describe_handshake_failure(reasons: &str) -> String {
     let r = reasons.to_ascii_lowercase();
-    let hint = if r.contains("protocol version")
+    let hint = if r.contains("wrong version number")
+        || r.contains("packet length too long")
+        || r.contains("record layer failure")
+    {
+        "the server did not answer with TLS (wrong port, or a plain HTTP server?)"
+    } else if r.contains("protocol version")
         || r.contains("unsupported protocol")
-        || r.contains("wrong version number")
         || r.contains("no protocols available")
         || r.contains("version too low")
         || r.contains("version too high")
@@ -744,8 +748,6 @@ fn describe_handshake_failure(reasons: &str) -> String {
         "the server refused the handshake, most likely no cipher suite in common (check --ciphers)"
     } else if r.contains("alert") {
         "the server sent a TLS alert"
-    } else if r.contains("packet length too long") || r.contains("record layer failure") {
-        "the server did not answer with TLS (wrong port, or a plain HTTP server?)"
     } else {
         "protocol error"
     };
