@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what building and testing need on Debian 12 (root). Idempotent; quiet when all is there.
+#   build:   a Rust toolchain (cargo) must already be on PATH; pkg-config, libssl-dev, ppp-dev
+#   run:     ppp (pppd 2.4.9)
+#   e2e:     user-mode-linux (kernel with PPP), iproute2, iputils-ping, socat, procps, kmod,
+#            openssl, tshark (decrypts the capture to check Call Disconnect),
+#            sstp-client (its pppd plugin lets sstp-server verify the crypto binding),
+#            softether-vpnserver (the second real server), python3 >= 3.12 for sstp-server (PyPI)
+set -euo pipefail
+PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping socat procps
+      kmod openssl tshark sstp-client softether-vpnserver psmisc)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)" >&2; exit 1; }
