@@ -1,7 +1,7 @@
 //! Checks on the built plugin library: exported symbols, and loading it into the real pppd.
 //!
-//! The `.so` is looked up next to the test executable's profile directory
-//! (`target/<profile>/libsstp_rs_pppd.so`; the test binary is in `target/<profile>/deps/`).
+//! The `.so` is looked up relative to the test executable (`target/<profile>/deps/`, where
+//! `cargo test` puts the freshly built library, then `target/<profile>/`).
 //! Cargo builds it together with the rlib before running these tests; a test that cannot find
 //! it (or `nm`, or pppd) prints why and returns.
 
@@ -12,15 +12,19 @@ const PPPD: &str = "/usr/sbin/pppd";
 
 fn plugin_path() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    // target/<profile>/deps/<test exe>
-    let profile_dir = exe.parent()?.parent()?;
-    let so = profile_dir.join("libsstp_rs_pppd.so");
-    if so.is_file() {
-        Some(so)
-    } else {
-        eprintln!("SKIP: {} is not built", so.display());
-        None
+    // The test executable is target/<profile>/deps/<name>. `cargo test` writes the freshly
+    // built .so only into deps/ (it is copied up to target/<profile>/ by `cargo build` alone,
+    // so the copy there may be stale): prefer deps/.
+    let deps = exe.parent()?;
+    let candidates = [
+        deps.join("libsstp_rs_pppd.so"),
+        deps.parent()?.join("libsstp_rs_pppd.so"),
+    ];
+    let found = candidates.iter().find(|p| p.is_file()).cloned();
+    if found.is_none() {
+        eprintln!("SKIP: libsstp_rs_pppd.so is not built (looked at {candidates:?})");
     }
+    found
 }
 
 fn installed_pppd_version() -> Option<String> {
