@@ -33,7 +33,7 @@ RUST_LOG overrides --log-level.";
 #[derive(Debug, Parser)]
 #[command(name = "sstp-helper", version, about, after_help = AFTER_HELP)]
 pub struct Args {
-    /// SSTP server: NAME, NAME:PORT, IPv4, or [IPv6]:PORT (default port 443).
+    /// SSTP server: NAME, NAME:PORT, IPv4, or `[IPv6]:PORT` (default port 443).
     #[arg(value_name = "SERVER[:PORT]")]
     pub server: String,
 
@@ -75,7 +75,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 
-    /// The pppd plugin (default: next to this program, else /usr/lib/pppd/<version>/sstp-rs-pppd.so).
+    /// The pppd plugin (default: next to this program, else `/usr/lib/pppd/VERSION/sstp-rs-pppd.so`).
     #[arg(long, value_name = "PATH")]
     pub plugin: Option<PathBuf>,
 
