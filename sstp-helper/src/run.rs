@@ -595,6 +595,9 @@ where
     /// After the loop: close TLS, stop pppd, leave nothing behind.
     async fn finish(&mut self) {
         let _ = timeout(Duration::from_secs(1), self.tls.shutdown()).await;
+        // Close our side of the pty first: pppd sees a hangup at once instead of retrying
+        // LCP Terminate-Request into a link that is gone.
+        self.pty = None;
         if let Some(mut c) = self.child.take() {
             if let Some(pid) = c.id() {
                 let _ = nix::sys::signal::kill(
