@@ -96,6 +96,11 @@ pub struct Args {
     )]
     pub log_level: log::LevelFilter,
 
+    /// Write status messages (server address, IP configuration) to file descriptor N, for a
+    /// supervisor such as the NetworkManager service.
+    #[arg(long, value_name = "N")]
+    pub status_fd: Option<i32>,
+
     /// TCP connect timeout in seconds (per address).
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub connect_timeout: u64,

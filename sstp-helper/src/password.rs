@@ -44,17 +44,22 @@ pub fn from_file(path: &Path) -> Result<Secret, Error> {
         .map_err(|e| Error::Usage(format!("cannot read password file {}: {e}", path.display())))
 }
 
-/// From an inherited file descriptor (consumed and closed).
-pub fn from_fd(fd: i32) -> Result<Secret, Error> {
-    if fd < 0 || nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+/// Take ownership of an inherited file descriptor named on the command line by `option`.
+pub fn adopt_fd(fd: i32, option: &str) -> Result<std::fs::File, Error> {
+    if fd < 3 || nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
         return Err(Error::Usage(format!(
-            "--password-fd {fd}: not an open descriptor"
+            "{option} {fd}: not an open descriptor above 2"
         )));
     }
-    // SAFETY: the descriptor was checked to be open above and the user handed it to us for
-    // this purpose; we take ownership and close it after reading.
+    // SAFETY: the descriptor is open (checked above), is not stdin/stdout/stderr, and the
+    // caller handed it to us for this one purpose, so nothing else in this process owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    first_line(std::fs::File::from(owned))
+    Ok(std::fs::File::from(owned))
+}
+
+/// From an inherited file descriptor (consumed and closed).
+pub fn from_fd(fd: i32) -> Result<Secret, Error> {
+    first_line(adopt_fd(fd, "--password-fd")?)
         .map_err(|e| Error::Usage(format!("cannot read the password from fd {fd}: {e}")))
 }
 

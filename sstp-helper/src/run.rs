@@ -49,6 +49,8 @@ pub struct Settings {
     pub correlation_id: String,
     /// TCP connect timeout per address.
     pub connect_timeout: Duration,
+    /// Where status messages go (`--status-fd`).
+    pub status: Option<std::fs::File>,
 }
 
 impl Settings {
@@ -115,7 +117,21 @@ impl Settings {
             pppd_options: args.pppd_options.clone(),
             correlation_id,
             connect_timeout: Duration::from_secs(args.connect_timeout.max(1)),
+            status: args
+                .status_fd
+                .map(|fd| crate::password::adopt_fd(fd, "--status-fd"))
+                .transpose()?,
         })
+    }
+
+    /// Tell the supervisor, if any. A supervisor that stopped reading does not stop the VPN.
+    fn report(&self, m: &Msg) {
+        if let Some(mut f) = self.status.as_ref() {
+            use std::io::Write;
+            if let Err(e) = f.write_all(&m.encode()) {
+                debug!("status fd: {e}");
+            }
+        }
     }
 
     fn host_header(&self) -> String {
@@ -204,6 +220,9 @@ pub async fn run(s: Settings) -> Result<(), Error> {
     info!("connecting to {}:{}", s.host, s.port);
     let connect = async {
         let tcp = connect_tcp(&s.host, s.port, s.connect_timeout).await?;
+        if let Ok(a) = tcp.peer_addr() {
+            s.report(&Msg::Server(a.ip()));
+        }
         let (tls, peer) = tls::connect(tcp, &s.name, &s.tls).await?;
         Ok::<_, Error>((tls, peer))
     };
@@ -524,6 +543,9 @@ where
     }
 
     async fn on_plugin(&mut self, m: Msg, link: &mut PluginLink) {
+        if matches!(m, Msg::IpUp { .. } | Msg::Ip6Up { .. }) {
+            self.s.report(&m);
+        }
         match m {
             Msg::PasswordRequest => {
                 debug!("plugin asks for the password");

@@ -11,9 +11,13 @@
 //! plugin -> helper  IpUp{..}                   (no answer)
 //! plugin -> helper  Ip6Up{..}                  (no answer)
 //! ```
+//!
+//! The helper also writes these frames to its `--status-fd` for a supervisor (the
+//! NetworkManager service): `Server` once TCP is connected, then `IpUp` / `Ip6Up` as relayed
+//! from the plugin.
 
 use crate::secret::Secret;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Largest body accepted; anything longer is an error (a plugin message is a few hundred bytes).
 pub const MAX_BODY: usize = 4096;
@@ -65,6 +69,8 @@ pub enum Msg {
     },
     /// Either side: the request failed; the text says why.
     Error(String),
+    /// Helper to its supervisor: the SSTP server's address (the VPN's external gateway).
+    Server(IpAddr),
 }
 
 /// Decoding failure.
@@ -99,6 +105,7 @@ const T_AUTH_ACK: u8 = 4;
 const T_IP_UP: u8 = 5;
 const T_IP6_UP: u8 = 6;
 const T_ERROR: u8 = 7;
+const T_SERVER: u8 = 8;
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     let n = b.len().min(u16::MAX as usize);
@@ -161,6 +168,14 @@ impl Msg {
                 b.push(T_ERROR);
                 put_bytes(&mut b, s.as_bytes());
             }
+            Msg::Server(IpAddr::V4(a)) => {
+                b.extend_from_slice(&[T_SERVER, 4]);
+                b.extend_from_slice(&a.octets());
+            }
+            Msg::Server(IpAddr::V6(a)) => {
+                b.extend_from_slice(&[T_SERVER, 6]);
+                b.extend_from_slice(&a.octets());
+            }
         }
         let mut out = Vec::with_capacity(b.len() + 4);
         out.extend_from_slice(&(b.len() as u32).to_be_bytes());
@@ -209,6 +224,16 @@ impl Msg {
                 remote_id: r.array8()?,
             },
             T_ERROR => Msg::Error(r.string()?),
+            T_SERVER => match r.u8()? {
+                4 => Msg::Server(IpAddr::V4(r.addr()?)),
+                6 => {
+                    let b = r.take(16)?;
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(b);
+                    Msg::Server(IpAddr::V6(Ipv6Addr::from(a)))
+                }
+                _ => return Err(IpcError::Malformed("address family")),
+            },
             other => return Err(IpcError::UnknownType(other)),
         };
         if !r.0.is_empty() {
@@ -294,6 +319,8 @@ mod tests {
                 remote_id: [8, 7, 6, 5, 4, 3, 2, 1],
             },
             Msg::Error("no".into()),
+            Msg::Server("192.0.2.1".parse().unwrap()),
+            Msg::Server("2001:db8::1".parse().unwrap()),
         ]
     }
 
