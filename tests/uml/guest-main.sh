@@ -1,0 +1,506 @@
+#!/bin/bash
+# Runs inside the UML guest (chroot into the overlay built by guest-init.sh).
+# One scenario per boot; parameters in /out/params.env (written by run.sh).
+#
+# Topology:
+#   netns srv: vs 192.0.2.1/24  SSTP server (sstpd 0.7.2 or SoftEther) :443
+#                               sstpd's pppd: ppp0 10.77.0.1 <-> 10.77.0.x
+#   netns cli: vc 192.0.2.2/24  client (our sstp-helper + stock pppd, or sstpc)
+#   veth vs<->vc, netem delay DELAY_MS on both ends (0 = no qdisc)
+#
+# Results: one line per assertion in /out/results.txt ("PASS ...", "FAIL ...",
+# "XFAIL ..." = known failure of the reference client sstpc, "INFO ..."), and a
+# final "END" line when the scenario ran to completion. run.sh adds host-side
+# checks (TLS capture decrypted with the client's key log) and decides.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C HOME=/root
+OUT=/out
+. "$OUT/params.env"
+[ "${TB_DEBUG:-0}" = 1 ] && set -x
+HERE=$TB_HERE
+T0=$EPOCHREALTIME
+
+SRV_IP=192.0.2.1
+CLI_IP=192.0.2.2
+PPP_LOCAL=10.77.0.1
+USER_NAME=alice
+PASSWORD=test-pass-123
+OPTS_MSCHAP="refuse-eap refuse-pap refuse-chap refuse-mschap noipdefault nodefaultroute"
+OPTS_PAP="refuse-eap refuse-chap refuse-mschap refuse-mschap-v2 noipdefault nodefaultroute"
+# extra pppd options for the client's pppd (debug log into /out)
+OPTS_EXTRA=${PPPD_EXTRA-debug logfile /out/pppd-client.log}
+
+ts()   { date +%T.%3N; }
+log()  { echo "[$(ts)] $*"; }
+res()  { echo "$*" >> "$OUT/results.txt"; log "$*"; }
+pass() { res "PASS $*"; }
+fail() { res "FAIL $*"; }
+info() { res "INFO $*"; }
+# a failure the reference client sstpc is known for: XFAIL with sstpc, FAIL otherwise
+fail_or_xfail() { if [ "$CLIENT" = sstpc ]; then res "XFAIL $* (known sstpc 1.0.18 behaviour)"; else fail "$*"; fi; }
+el()   { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+CLI()  { ip netns exec cli "$@"; }
+SRV()  { ip netns exec srv "$@"; }
+
+finish() {
+    log "finishing"
+    [ -n "${CPID:-}" ] && kill -KILL "$CPID" 2>/dev/null
+    [ -n "${SSTPD_PID:-}" ] && kill "$SSTPD_PID" 2>/dev/null
+    [ "${SOFTETHER_STARTED:-0}" = 1 ] && SRV /usr/libexec/softether/vpnserver/vpnserver stop >/dev/null 2>&1
+    [ "${SOFTETHER_STARTED:-0}" = 1 ] && { mkdir -p "$OUT/softether-logs"; cp -r /var/log/softether/. "$OUT/softether-logs/" 2>/dev/null; }
+    [ -n "${DUMP_PID:-}" ] && { kill -TERM "$DUMP_PID" 2>/dev/null; sleep 1; }
+    ps -eo pid,ppid,etimes,args > "$OUT/ps-final.txt" 2>&1
+    info "guest scenario time $(el "$T0" "$EPOCHREALTIME") s"
+}
+trap finish EXIT
+
+# ------------------------------------------------------------------ versions
+versions() {
+    {
+        echo "kernel: $(uname -r)"
+        echo "pppd: $(pppd --version 2>&1)"
+        dpkg-query -W -f '${Package} ${Version}\n' ppp sstp-client openssl iproute2 2>&1
+        [ -x "${VENV:-/nonexistent}/bin/pip" ] && echo "sstp-server: $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p')"
+        echo "sstp-pppd-plugin (server side binding check): $(ls /usr/lib/pppd/*/sstp-pppd-plugin.so 2>&1)"
+        if [ "$CLIENT" = ours ]; then
+            echo "sstp-helper: $HELPER sha256 $(sha256sum < "$HELPER" | cut -c1-16) (copied from $HELPER_SRC)"
+            echo "plugin: $PLUGIN sha256 $(sha256sum < "$PLUGIN" | cut -c1-16) (copied from $PLUGIN_SRC)"
+        else
+            echo "sstpc: $(sstpc --version 2>&1 | head -1)"
+        fi
+    } > "$OUT/versions.txt" 2>&1
+}
+
+# ------------------------------------------------------------------ network
+net_setup() {   # $1 = netem delay in ms (0 = none)
+    local d=$1
+    ip netns add srv && ip netns add cli || { fail "netns setup"; exit 1; }
+    ip link add vs netns srv type veth peer name vc netns cli
+    SRV ip link set lo up; CLI ip link set lo up
+    SRV ip addr add $SRV_IP/24 dev vs; SRV ip link set vs up
+    CLI ip addr add $CLI_IP/24 dev vc; CLI ip link set vc up
+    if [ "$d" != 0 ]; then
+        SRV tc qdisc add dev vs root netem delay "${d}ms" && CLI tc qdisc add dev vc root netem delay "${d}ms" \
+            || { fail "netem delay ${d}ms"; exit 1; }
+    fi
+    local rtt
+    rtt=$(CLI python3 "$HERE/icmp-ping.py" $SRV_IP 1 2>&1 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p')
+    if [ -n "$rtt" ]; then
+        info "veth srv $SRV_IP <-> cli $CLI_IP up, netem delay ${d} ms each way, bare RTT ${rtt} ms"
+    else
+        fail "bare veth ping $CLI_IP -> $SRV_IP"; exit 1
+    fi
+}
+
+capture_start() {
+    SRV dumpcap -q -i vs -f "tcp port 443" -w "$OUT/sstp.pcapng" > "$OUT/dumpcap.log" 2>&1 &
+    DUMP_PID=$!
+    local i
+    for i in $(seq 50); do [ -s "$OUT/sstp.pcapng" ] && break; sleep 0.1; done
+}
+capture_stop() {
+    [ -n "${DUMP_PID:-}" ] || return
+    # (SIGINT is ignored by background jobs of a script: use SIGTERM)
+    local i
+    sleep 0.5; kill -TERM "$DUMP_PID" 2>/dev/null
+    for i in $(seq 50); do alive "$DUMP_PID" || break; sleep 0.1; done
+    kill -KILL "$DUMP_PID" 2>/dev/null; wait "$DUMP_PID" 2>/dev/null; DUMP_PID=
+}
+
+# ------------------------------------------------------------------ sstpd
+sstpd_start() {   # $1 = mschap | pap
+    local auth
+    if [ "$1" = pap ]; then
+        auth="require-pap refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap"
+    else
+        auth="require-mschap-v2 refuse-pap refuse-chap refuse-mschap refuse-eap"
+    fi
+    printf '%s\n' "name sstpd" auth $auth nobsdcomp nodeflate novj nologfd \
+        "logfile $OUT/pppd-server.log" debug nodefaultroute > /tmp/options.sstpd
+    cp /tmp/options.sstpd "$OUT/options.sstpd"
+    # sstpd verifies the compound MAC only if this works (it asks pppd at start-up)
+    if pppd plugin sstp-pppd-plugin.so notty dryrun >/dev/null 2>&1; then
+        info "server pppd loads sstp-pppd-plugin.so: sstpd will verify the crypto binding's compound MAC"
+    else
+        fail "server pppd cannot load sstp-pppd-plugin.so (sstpd would not verify the binding)"
+    fi
+    SRV env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l $SRV_IP -p 443 \
+        -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
+        --local $PPP_LOCAL --remote 10.77.0.0/24 -v 10 > "$OUT/sstpd.log" 2>&1 &
+    SSTPD_PID=$!
+    local i
+    for i in $(seq 200); do
+        SRV ss -Htln "sport = :443" | grep -q . && break
+        kill -0 "$SSTPD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if SRV ss -Htln "sport = :443" | grep -q .; then
+        info "sstpd $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p') listening on $SRV_IP:443 ($1)"
+    else
+        fail "sstpd did not start (see sstpd.log)"; tail -20 "$OUT/sstpd.log"; exit 1
+    fi
+}
+
+# ------------------------------------------------------------------ SoftEther
+VPNCMD() { SRV vpncmd 127.0.0.1:5555 /SERVER "$@" </dev/null; }
+softether_start() {
+    local bin=/usr/libexec/softether/vpnserver/vpnserver
+    [ -x $bin ] || { fail "softether-vpnserver not installed"; exit 1; }
+    # patch the overlay copy (guest RAM); the host's file is never written
+    if python3 "$HERE/softether-sstp-fix.py" $bin /tmp/vpnserver.patched > "$OUT/softether-patch.log" 2>&1; then
+        cat /tmp/vpnserver.patched > $bin && rm -f /tmp/vpnserver.patched
+        info "SoftEther $(dpkg-query -W -f '${Version}' softether-vpnserver): SSTP fix (upstream 5611156c) applied to the guest copy"
+    else
+        fail "patching vpnserver: $(tail -1 "$OUT/softether-patch.log")"; exit 1
+    fi
+    SRV $bin start > "$OUT/vpnserver-start.log" 2>&1 || { fail "vpnserver start"; exit 1; }
+    SOFTETHER_STARTED=1
+    local i
+    for i in $(seq 150); do VPNCMD /CMD ServerInfoGet >/dev/null 2>&1 && break; sleep 0.3; done
+    # the harness' own certificate (CN/SAN 192.0.2.1, signed by the throwaway CA)
+    cp "$OUT/server.pem" "$OUT/server.key" /tmp/
+    {
+        VPNCMD /CMD ProtoOptionsSet SSTP /NAME:Enabled /VALUE:True
+        (cd /tmp && VPNCMD /CMD ServerCertSet /LOADCERT:server.pem /LOADKEY:server.key)
+        VPNCMD /HUB:DEFAULT /CMD UserCreate $USER_NAME /GROUP:none /REALNAME:none /NOTE:none
+        VPNCMD /HUB:DEFAULT /CMD UserPasswordSet $USER_NAME /PASSWORD:$PASSWORD
+        VPNCMD /HUB:DEFAULT /CMD SecureNatEnable
+        VPNCMD /HUB:DEFAULT /CMD DhcpSet /START:192.168.30.10 /END:192.168.30.200 /MASK:255.255.255.0 \
+            /EXPIRE:7200 /GW:192.168.30.1 /DNS:192.168.30.1 /DNS2:none /DOMAIN:sstp.test /LOG:yes /PUSHROUTE:none
+        VPNCMD /CMD ProtoOptionsGet SSTP
+        (cd /tmp && VPNCMD /CMD ServerCertGet current.pem)
+    } > "$OUT/softether-setup.txt" 2>&1
+    local ok
+    ok=$(grep -c 'The command completed successfully' "$OUT/softether-setup.txt")
+    if [ "$ok" -ge 8 ] && openssl x509 -in /tmp/current.pem -noout -subject 2>/dev/null | grep -q 192.0.2.1; then
+        info "SoftEther configured by vpncmd ($ok commands ok): SSTP on, user $USER_NAME, SecureNAT DHCP 192.168.30.0/24, server cert = harness cert"
+    else
+        fail "SoftEther configuration ($ok of 8 vpncmd commands ok, see softether-setup.txt)"; exit 1
+    fi
+    for i in $(seq 100); do SRV ss -Htln "sport = :443" | grep -q . && break; sleep 0.1; done
+}
+
+# ------------------------------------------------------------------ client
+CPID=
+client_start() {   # $1 = log file, rest = pppd options
+    local logf=$1; shift
+    if [ "$CLIENT" = ours ]; then
+        printf '%s' "$PASSWORD" > /tmp/pw.txt; chmod 600 /tmp/pw.txt
+        CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL $SRV_IP -- $*"
+        echo "# ip netns exec cli env SSLKEYLOGFILE=$OUT/keys.log $CMDLINE" > "$logf"
+        CLI env SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 \
+            "$HELPER" --user $USER_NAME --password-file /tmp/pw.txt --ca-cert "$OUT/ca.pem" \
+            --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" $SRV_IP -- "$@" >> "$logf" 2>&1 &
+    else
+        CMDLINE="sstpc --log-stderr --log-level 4 --ca-cert $OUT/ca.pem --user $USER_NAME --password *** $SRV_IP $*"
+        echo "# ip netns exec cli $CMDLINE" > "$logf"
+        CLI sstpc --log-stderr --log-level 4 --ca-cert "$OUT/ca.pem" --user $USER_NAME --password "$PASSWORD" \
+            $SRV_IP "$@" >> "$logf" 2>&1 &
+    fi
+    CPID=$!
+    CSTART=$EPOCHREALTIME
+}
+
+alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$s" ] && [ "${s:0:1}" != Z ]; }
+
+# waits for an IPv4 address on a ppp interface in netns cli; sets PPPIF PPPADDR PPPPEER UP_S
+wait_ip_up() {   # $1 = timeout s, $2 = address prefix to expect
+    local tmo=$1 pfx=$2 line end
+    end=$(awk -v a="$EPOCHREALTIME" -v t="$tmo" 'BEGIN{printf "%.3f", a+t}')
+    PPPIF= PPPADDR= PPPPEER=
+    while awk -v a="$EPOCHREALTIME" -v e="$end" 'BEGIN{exit !(a<e)}'; do
+        line=$(CLI ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ {print $2, $4, $6; exit}')
+        if [ -n "$line" ]; then
+            set -- $line
+            PPPIF=$1 PPPADDR=${2%/*} PPPPEER=${3%/*}
+            case "$PPPADDR" in "$pfx"*) UP_S=$(el "$CSTART" "$EPOCHREALTIME"); return 0 ;; esac
+        fi
+        alive "$CPID" || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+# pids of pppd / sstp-helper / sstpc that live in netns cli
+cli_leftovers() {
+    local p
+    for p in $(pgrep -x pppd) $(pgrep -x sstp-helper) $(pgrep -x sstpc); do
+        [ "$(ip netns identify "$p" 2>/dev/null)" = cli ] && echo "$p"
+    done
+}
+kill_cli_leftovers() {
+    local p
+    [ -n "${CPID:-}" ] && kill -KILL "$CPID" 2>/dev/null
+    for p in $(cli_leftovers); do kill -KILL "$p" 2>/dev/null; done
+    [ -n "${CPID:-}" ] && wait "$CPID" 2>/dev/null
+    CPID=
+    sleep 0.5
+}
+
+# SIGTERM the client; sets STOP_S and STOP_RC (124 = still running after 10 s, then killed)
+stop_client() {
+    local t0=$EPOCHREALTIME i
+    kill -TERM "$CPID" 2>/dev/null
+    STOP_RC=124
+    for i in $(seq 100); do alive "$CPID" || break; sleep 0.1; done
+    STOP_S=$(el "$t0" "$EPOCHREALTIME")
+    if alive "$CPID"; then kill -KILL "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null
+    else wait "$CPID"; STOP_RC=$?; fi
+    CPID=
+}
+
+# connect (with retries for the flaky sstpc); sets ATTEMPT; logs in $OUT/client.log
+connect() {   # $1 = max attempts, $2 = wait s per attempt, $3 = address prefix, rest = pppd options
+    local max=$1 wt=$2 pfx=$3; shift 3
+    for ATTEMPT in $(seq "$max"); do
+        : > "$OUT/pppd-client.log"
+        client_start "$OUT/client.attempt$ATTEMPT.log" "$@"
+        log "client started (attempt $ATTEMPT of $max): $CMDLINE"
+        if wait_ip_up "$wt" "$pfx"; then
+            cp "$OUT/client.attempt$ATTEMPT.log" "$OUT/client.log"
+            return 0
+        fi
+        log "attempt $ATTEMPT: no address after $wt s (client alive: $(alive "$CPID" && echo yes || echo no))"
+        tail -5 "$OUT/client.attempt$ATTEMPT.log"
+        cp "$OUT/pppd-client.log" "$OUT/pppd-client.attempt$ATTEMPT.log" 2>/dev/null
+        kill_cli_leftovers
+    done
+    cp "$OUT/client.attempt$max.log" "$OUT/client.log"
+    return 1
+}
+
+wait_log() {   # $1 file, $2 regex, $3 timeout s
+    local i
+    for i in $(seq $(( $3 * 10 ))); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+
+# ------------------------------------------------------------------ checks
+check_connected() {   # $1 = max attempts, $2 = label
+    if [ -n "$PPPADDR" ]; then
+        pass "$2: $CLIENT connected on attempt $ATTEMPT of $1 in $UP_S s: $PPPIF $PPPADDR peer $PPPPEER in netns cli"
+    else
+        fail "$2: $CLIENT did not connect in $1 attempt(s) (see client.log, pppd-client.log)"
+        return 1
+    fi
+    if [ "$CLIENT" = ours ]; then
+        if wait_log "$OUT/client.log" "IP up with $PPPADDR" 5; then
+            pass "helper progress line: $(grep -m1 "IP up with $PPPADDR" "$OUT/client.log" | cut -c1-160)"
+        else
+            fail "helper printed no 'IP up with $PPPADDR' line"
+        fi
+    fi
+}
+
+check_binding() {   # $1 = expected number of valid bindings (default 1)
+    local want=${1:-1} nvalid ninv
+    wait_log "$OUT/sstpd.log" "Crypto Binding is (valid|invalid)" 5
+    sleep 0.2
+    nvalid=$(grep -c "Crypto Binding is valid" "$OUT/sstpd.log")
+    ninv=$(grep -c "Crypto Binding is invalid" "$OUT/sstpd.log")
+    if [ "$nvalid" -eq "$want" ] && [ "$ninv" -eq 0 ] && ! grep -q "No crypto binding needed" "$OUT/sstpd.log"; then
+        pass "sstpd verified the crypto binding: $(grep -m1 'Crypto Binding is valid' "$OUT/sstpd.log" | cut -c1-160) (x$nvalid, 0 invalid)"
+    else
+        fail "crypto binding: $nvalid x valid (want $want), $ninv x invalid$(grep -q 'No crypto binding needed' "$OUT/sstpd.log" && echo ', NOT verified (no plugin)')"
+    fi
+}
+
+check_ping() {   # $1 = destination, $2 = count
+    local out
+    if out=$(CLI python3 "$HERE/icmp-ping.py" "$1" "$2" 2>&1); then
+        pass "ping -c $2 $1 through the tunnel: $(echo "$out" | sed -n 's/.*time=//p' | tr '\n' ' ')"
+    else
+        fail "ping -c $2 $1 through the tunnel: $(echo "$out" | tail -1)"
+    fi
+    echo "$out" >> "$OUT/ping.txt"
+}
+
+check_transfer() {   # 10 MiB client -> server through the tunnel, bytes compared
+    local mb=${XFER_MB:-10} txs rxs t0 t1 rc
+    head -c "${mb}M" /dev/urandom > /tmp/tx.bin
+    txs=$(sha256sum < /tmp/tx.bin | cut -d' ' -f1)
+    rm -f /tmp/rx.bin
+    SRV timeout 300 socat -u TCP-LISTEN:5001,bind=$PPP_LOCAL,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
+    local rxpid=$! i
+    for i in $(seq 50); do SRV ss -Htln "sport = :5001" | grep -q . && break; sleep 0.1; done
+    t0=$EPOCHREALTIME
+    CLI timeout 300 socat -u OPEN:/tmp/tx.bin TCP:$PPP_LOCAL:5001; rc=$?
+    wait $rxpid
+    t1=$EPOCHREALTIME
+    rxs=$(sha256sum < /tmp/rx.bin 2>/dev/null | cut -d' ' -f1)
+    local secs; secs=$(el "$t0" "$t1")
+    if [ $rc = 0 ] && [ "$txs" = "$rxs" ]; then
+        pass "TCP transfer ${mb} MiB client -> 10.77.0.1:5001 through the tunnel, sha256 match ${txs:0:16}... ($secs s, $(awk -v m="$mb" -v s="$secs" 'BEGIN{printf "%.1f", m*8*1.048576/s}') Mbit/s)"
+    else
+        fail "TCP transfer ${mb} MiB: socat rc=$rc, sent ${txs:0:16} received ${rxs:0:16} ($(stat -c %s /tmp/rx.bin 2>/dev/null) bytes)"
+    fi
+    rm -f /tmp/tx.bin /tmp/rx.bin
+}
+
+check_teardown() {   # SIGTERM the client, check exit and leftovers; $1 = "server" to check sstpd's log
+    local left
+    stop_client
+    if [ "$STOP_RC" = 124 ]; then
+        fail_or_xfail "client still running 10 s after SIGTERM (killed)"
+    elif awk -v s="$STOP_S" 'BEGIN{exit !(s<=5)}' && [ "$STOP_RC" = 0 ]; then
+        pass "SIGTERM: client exited in $STOP_S s with code 0"
+    else
+        fail_or_xfail "SIGTERM: client exited in $STOP_S s with code $STOP_RC (want <= 5 s, code 0)"
+    fi
+    if [ "${1:-}" = server ]; then
+        if wait_log "$OUT/sstpd.log" "CALL_DISCONNECT\) received" 3; then
+            pass "sstpd received the client's Call Disconnect: $(grep -m1 'CALL_DISCONNECT) received' "$OUT/sstpd.log" | cut -c1-140)"
+        else
+            fail_or_xfail "sstpd logged no Call Disconnect from the client"
+        fi
+    fi
+    sleep 1
+    left=$(cli_leftovers | tr '\n' ' ')
+    if [ -z "$left" ]; then
+        pass "no pppd / sstp-helper / sstpc left in netns cli"
+    else
+        fail_or_xfail "left in netns cli: $(for p in $left; do echo -n "$p:$(cat /proc/$p/comm 2>/dev/null) "; done)"
+        kill_cli_leftovers
+    fi
+    if CLI ip -o link show | grep -q ': ppp'; then
+        fail_or_xfail "a ppp interface is still present in netns cli"
+    else
+        pass "no ppp interface left in netns cli"
+    fi
+}
+
+# ------------------------------------------------------------------ scenarios
+scen_sstpd_full() {   # mschap | pap
+    local auth=$1 opts max
+    [ "$auth" = pap ] && opts=$OPTS_PAP || opts=$OPTS_MSCHAP
+    max=$RETRIES
+    net_setup "$DELAY_MS"
+    capture_start
+    sstpd_start "$auth"
+    connect "$max" 30 10.77.0. $opts $OPTS_EXTRA
+    check_connected "$max" "$auth" || exit 1
+    check_binding 1
+    CLI ip -4 addr show dev "$PPPIF" > "$OUT/ppp-addr.txt"
+    if grep -q "inet $PPPADDR peer $PPP_LOCAL" "$OUT/ppp-addr.txt"; then
+        pass "ip -4 addr show $PPPIF (netns cli): $(grep -m1 inet "$OUT/ppp-addr.txt" | xargs)"
+    else
+        fail "ip -4 addr show $PPPIF: $(grep -m1 inet "$OUT/ppp-addr.txt" | xargs)"
+    fi
+    check_ping $PPP_LOCAL 3
+    [ "${XFER:-1}" = 1 ] && check_transfer
+    check_teardown server
+    capture_stop
+}
+
+scen_fast() {
+    local n=${FAST_N:-3} ok=0 i
+    net_setup 0
+    capture_start
+    sstpd_start mschap
+    connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "fast (0 ms)" || exit 1
+    ok=1
+    check_binding 1
+    check_ping $PPP_LOCAL 3
+    check_teardown server
+    for i in $(seq 2 "$n"); do
+        if connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA; then
+            stop_client; [ "$STOP_RC" = 0 ] && ok=$((ok + 1))
+        fi
+        kill_cli_leftovers
+    done
+    [ "$ok" = "$n" ] && pass "fast: $ok of $n connects at 0 ms succeeded on the first try" \
+                     || fail "fast: $ok of $n connects at 0 ms succeeded on the first try"
+    capture_stop
+}
+
+scen_repeat() {
+    local n=${REPEAT_N:-20} ok=0 i why
+    net_setup "$DELAY_MS"
+    sstpd_start mschap
+    : > /tmp/up-times
+    for i in $(seq "$n"); do
+        why=
+        : > "$OUT/pppd-client.log"
+        client_start "$OUT/client.cycle$i.log" $OPTS_MSCHAP $OPTS_EXTRA
+        if ! wait_ip_up 30 10.77.0.; then why="no IP within 30 s"
+        elif ! CLI python3 "$HERE/icmp-ping.py" $PPP_LOCAL 1 > /dev/null 2>&1; then why="ping failed"
+        fi
+        stop_client
+        [ -z "$why" ] && [ "$STOP_RC" != 0 ] && why="exit code $STOP_RC after SIGTERM ($STOP_S s)"
+        [ -z "$why" ] && ! awk -v s="$STOP_S" 'BEGIN{exit !(s<=5)}' && why="exit took $STOP_S s"
+        sleep 0.5
+        [ -z "$why" ] && [ -n "$(cli_leftovers)" ] && why="processes left: $(cli_leftovers | tr '\n' ' ')"
+        [ -z "$why" ] && CLI ip -o link show | grep -q ': ppp' && why="ppp interface left"
+        if [ -z "$why" ]; then
+            ok=$((ok + 1)); echo "$UP_S" >> /tmp/up-times
+            log "cycle $i: ok (up in $UP_S s, $PPPADDR, exit in $STOP_S s)"
+            rm -f "$OUT/client.cycle$i.log"
+        else
+            log "cycle $i: FAILED: $why"; info "cycle $i failed: $why (see client.cycle$i.log)"
+            cp "$OUT/pppd-client.log" "$OUT/pppd-client.cycle$i.log" 2>/dev/null
+        fi
+        kill_cli_leftovers
+    done
+    res "INFO connect seconds min/median/max = $(sort -n /tmp/up-times | awk '{a[NR]=$1} END{if(NR) printf "%s/%s/%s", a[1], a[int((NR+1)/2)], a[NR]; else print "-"}')"
+    echo "connects: $ok of $n succeeded" > "$OUT/repeat-count.txt"
+    [ "$ok" = "$n" ] && pass "connects: $ok of $n succeeded" || fail "connects: $ok of $n succeeded"
+    check_binding "$ok"
+}
+
+scen_softether() {
+    net_setup "$DELAY_MS"
+    capture_start
+    softether_start
+    connect "$RETRIES" 45 192.168.30. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected "$RETRIES" softether || exit 1
+    CLI ip route add 192.168.30.0/24 dev "$PPPIF"
+    check_ping 192.168.30.1 3
+    VPNCMD /HUB:DEFAULT /CMD SessionList > "$OUT/softether-sessions.txt" 2>&1
+    check_teardown
+    capture_stop
+}
+
+scen_demo() {
+    net_setup "$DELAY_MS"
+    sstpd_start mschap
+    {
+        echo "== SSTP demo: sstpd 0.7.2 (netns srv, 192.0.2.1) <-> $CLIENT (netns cli, 192.0.2.2), ${DELAY_MS} ms each way"
+        echo "\$ ${CMDLINE_PREVIEW:-}"
+    } > "$OUT/demo.txt"
+    connect "$RETRIES" 30 10.77.0. $OPTS_MSCHAP
+    sed -i "2s|.*|\$ $CMDLINE|" "$OUT/demo.txt"
+    check_connected "$RETRIES" demo || { sed 's/^/  | /' "$OUT/client.log" >> "$OUT/demo.txt"; exit 1; }
+    {
+        echo "-- client progress (stderr):"; grep -v '^#' "$OUT/client.log" | sed 's/^/  | /'
+        echo "\$ ip -4 addr show dev $PPPIF   (netns cli)"; CLI ip -4 addr show dev "$PPPIF" | sed 's/^/  | /'
+        echo "\$ ping -c 3 $PPP_LOCAL   (through the tunnel)"
+    } >> "$OUT/demo.txt"
+    check_ping $PPP_LOCAL 3
+    sed 's/^/  | /' "$OUT/ping.txt" >> "$OUT/demo.txt"
+    check_teardown server
+    {
+        echo "\$ kill -TERM <helper>   -> exit code $STOP_RC after $STOP_S s"
+        echo "-- client output after SIGTERM:"; grep -v '^#' "$OUT/client.log" | tail -n +1 | sed 's/^/  | /' | tail -8
+        echo "-- server: $(grep -m1 'Crypto Binding is valid' "$OUT/sstpd.log" | cut -c1-120)"
+        echo "-- server: $(grep -m1 'CALL_DISCONNECT) received' "$OUT/sstpd.log" | cut -c1-120)"
+    } >> "$OUT/demo.txt"
+}
+
+# ------------------------------------------------------------------ main
+log "scenario $SCEN, client $CLIENT, delay ${DELAY_MS} ms"
+: > "$OUT/results.txt"
+versions
+case "$SCEN" in
+    mschap)    scen_sstpd_full mschap ;;
+    pap)       scen_sstpd_full pap ;;
+    fast)      scen_fast ;;
+    repeat)    scen_repeat ;;
+    softether) scen_softether ;;
+    demo)      scen_demo ;;
+    *)         fail "unknown scenario $SCEN"; exit 2 ;;
+esac
+# the client log of the final connection for the record
+[ -f "$OUT/client.log" ] && [ "$CLIENT" = ours ] && cp "$OUT/client.log" "$OUT/helper.log"
+echo "END" >> "$OUT/results.txt"
+exit 0
