@@ -41,6 +41,11 @@ fail_or_xfail() { if [ "$CLIENT" = sstpc ]; then res "XFAIL $* (known sstpc 1.0.
 el()   { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 CLI()  { ip netns exec cli "$@"; }
 SRV()  { ip netns exec srv "$@"; }
+# iproute2's "ip netns exec" forks and waits, and a shell function run with &
+# is a subshell: a background process whose pid we signal and wait for is
+# started as a simple command with nsenter (which execs), so $! is its pid.
+IN_SRV=(nsenter --net=/run/netns/srv --)
+IN_CLI=(nsenter --net=/run/netns/cli --)
 
 finish() {
     log "finishing"
@@ -93,7 +98,7 @@ net_setup() {   # $1 = netem delay in ms (0 = none)
 }
 
 capture_start() {
-    SRV dumpcap -q -i vs -f "tcp port 443" -w "$OUT/sstp.pcapng" > "$OUT/dumpcap.log" 2>&1 &
+    "${IN_SRV[@]}" dumpcap -q -i vs -f "tcp port 443" -w "$OUT/sstp.pcapng" > "$OUT/dumpcap.log" 2>&1 &
     DUMP_PID=$!
     local i
     for i in $(seq 50); do [ -s "$OUT/sstp.pcapng" ] && break; sleep 0.1; done
@@ -124,7 +129,7 @@ sstpd_start() {   # $1 = mschap | pap
     else
         fail "server pppd cannot load sstp-pppd-plugin.so (sstpd would not verify the binding)"
     fi
-    SRV env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l $SRV_IP -p 443 \
+    "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l $SRV_IP -p 443 \
         -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
         --local $PPP_LOCAL --remote 10.77.0.0/24 -v 10 > "$OUT/sstpd.log" 2>&1 &
     SSTPD_PID=$!
@@ -187,18 +192,19 @@ client_start() {   # $1 = log file, rest = pppd options
     if [ "$CLIENT" = ours ]; then
         printf '%s' "$PASSWORD" > /tmp/pw.txt; chmod 600 /tmp/pw.txt
         CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL $SRV_IP -- $*"
-        echo "# ip netns exec cli env SSLKEYLOGFILE=$OUT/keys.log $CMDLINE" > "$logf"
-        CLI env SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 \
+        echo "# (netns cli) SSLKEYLOGFILE=$OUT/keys.log $CMDLINE" > "$logf"
+        "${IN_CLI[@]}" env SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 \
             "$HELPER" --user $USER_NAME --password-file /tmp/pw.txt --ca-cert "$OUT/ca.pem" \
             --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" $SRV_IP -- "$@" >> "$logf" 2>&1 &
     else
         CMDLINE="sstpc --log-stderr --log-level 4 --ca-cert $OUT/ca.pem --user $USER_NAME --password *** $SRV_IP $*"
-        echo "# ip netns exec cli $CMDLINE" > "$logf"
-        CLI sstpc --log-stderr --log-level 4 --ca-cert "$OUT/ca.pem" --user $USER_NAME --password "$PASSWORD" \
+        echo "# (netns cli) $CMDLINE" > "$logf"
+        "${IN_CLI[@]}" sstpc --log-stderr --log-level 4 --ca-cert "$OUT/ca.pem" --user $USER_NAME --password "$PASSWORD" \
             $SRV_IP "$@" >> "$logf" 2>&1 &
     fi
     CPID=$!
     CSTART=$EPOCHREALTIME
+    CLOG=$logf
 }
 
 alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$s" ] && [ "${s:0:1}" != Z ]; }
@@ -257,7 +263,6 @@ connect() {   # $1 = max attempts, $2 = wait s per attempt, $3 = address prefix,
         client_start "$OUT/client.attempt$ATTEMPT.log" "$@"
         log "client started (attempt $ATTEMPT of $max): $CMDLINE"
         if wait_ip_up "$wt" "$pfx"; then
-            cp "$OUT/client.attempt$ATTEMPT.log" "$OUT/client.log"
             return 0
         fi
         log "attempt $ATTEMPT: no address after $wt s (client alive: $(alive "$CPID" && echo yes || echo no))"
@@ -265,7 +270,6 @@ connect() {   # $1 = max attempts, $2 = wait s per attempt, $3 = address prefix,
         cp "$OUT/pppd-client.log" "$OUT/pppd-client.attempt$ATTEMPT.log" 2>/dev/null
         kill_cli_leftovers
     done
-    cp "$OUT/client.attempt$max.log" "$OUT/client.log"
     return 1
 }
 
@@ -284,8 +288,8 @@ check_connected() {   # $1 = max attempts, $2 = label
         return 1
     fi
     if [ "$CLIENT" = ours ]; then
-        if wait_log "$OUT/client.log" "IP up with $PPPADDR" 5; then
-            pass "helper progress line: $(grep -m1 "IP up with $PPPADDR" "$OUT/client.log" | cut -c1-160)"
+        if wait_log "$CLOG" "IP up with $PPPADDR" 5; then
+            pass "helper progress line: $(grep -m1 "IP up with $PPPADDR" "$CLOG" | cut -c1-160)"
         else
             fail "helper printed no 'IP up with $PPPADDR' line"
         fi
@@ -470,9 +474,10 @@ scen_demo() {
     } > "$OUT/demo.txt"
     connect "$RETRIES" 30 10.77.0. $OPTS_MSCHAP
     sed -i "2s|.*|\$ $CMDLINE|" "$OUT/demo.txt"
-    check_connected "$RETRIES" demo || { sed 's/^/  | /' "$OUT/client.log" >> "$OUT/demo.txt"; exit 1; }
+    check_connected "$RETRIES" demo || { sed 's/^/  | /' "$CLOG" >> "$OUT/demo.txt"; exit 1; }
     {
-        echo "-- client progress (stderr):"; grep -v '^#' "$OUT/client.log" | sed 's/^/  | /'
+        echo "-- client progress (stderr):"; grep -v '^#' "$CLOG" | sed 's/^/  | /'
+        DEMO_LINES=$(wc -l < "$CLOG")
         echo "\$ ip -4 addr show dev $PPPIF   (netns cli)"; CLI ip -4 addr show dev "$PPPIF" | sed 's/^/  | /'
         echo "\$ ping -c 3 $PPP_LOCAL   (through the tunnel)"
     } >> "$OUT/demo.txt"
@@ -481,7 +486,7 @@ scen_demo() {
     check_teardown server
     {
         echo "\$ kill -TERM <helper>   -> exit code $STOP_RC after $STOP_S s"
-        echo "-- client output after SIGTERM:"; grep -v '^#' "$OUT/client.log" | tail -n +1 | sed 's/^/  | /' | tail -8
+        echo "-- client output after SIGTERM:"; sed -n "$((DEMO_LINES + 1)),\$p" "$CLOG" | sed 's/^/  | /'
         echo "-- server: $(grep -m1 'Crypto Binding is valid' "$OUT/sstpd.log" | cut -c1-120)"
         echo "-- server: $(grep -m1 'CALL_DISCONNECT) received' "$OUT/sstpd.log" | cut -c1-120)"
     } >> "$OUT/demo.txt"
@@ -500,7 +505,7 @@ case "$SCEN" in
     demo)      scen_demo ;;
     *)         fail "unknown scenario $SCEN"; exit 2 ;;
 esac
-# the client log of the final connection for the record
-[ -f "$OUT/client.log" ] && [ "$CLIENT" = ours ] && cp "$OUT/client.log" "$OUT/helper.log"
+# the client log of the (last) connection under a fixed name
+[ -n "${CLOG:-}" ] && [ -f "$CLOG" ] && cp "$CLOG" "$OUT/client.log"
 echo "END" >> "$OUT/results.txt"
 exit 0
