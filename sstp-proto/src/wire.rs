@@ -275,6 +275,15 @@ impl Attribute {
                 ])))
             }
             attr_id::STATUS_INFO => {
+                // Lenient: sstp-server 0.7.2 sends only the 4-byte status (attribute length 8)
+                // in its Call Abort. Read it as "status, no attribute ID".
+                if let [a, b, c, d] = value {
+                    return Ok(Attribute::StatusInfo {
+                        attrib_id: 0,
+                        status: Status(u32::from_be_bytes([*a, *b, *c, *d])),
+                        value: Vec::new(),
+                    });
+                }
                 if value.len() < 8 || value.len() > 8 + 64 {
                     return Err(bad);
                 }
@@ -613,6 +622,22 @@ mod tests {
         assert_eq!(
             d.status_info(),
             Some((attr_id::CRYPTO_BINDING_REQ, Status::VALUE_NOT_SUPPORTED))
+        );
+    }
+
+    #[test]
+    fn short_status_info_from_sstp_server_is_accepted() {
+        // sstp-server 0.7.2: Call Abort with a Status Info of length 8 (status only).
+        let b = hex("10 01 00 10 00 05 00 01 00 02 00 08 00 00 00 05");
+        let Packet::Control(m) = Packet::parse(&b).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.msg_type, MessageType::CallAbort);
+        assert_eq!(m.status_info(), Some((0, Status::UNACCEPTED_FRAME_RECEIVED)));
+        // Other short lengths are still errors.
+        assert_eq!(
+            Packet::parse(&hex("10 01 00 0F 00 05 00 01 00 02 00 07 00 00 00")),
+            Err(WireError::AttributeLength { id: 2, len: 7 })
         );
     }
 
