@@ -621,10 +621,12 @@ where
         // LCP Terminate-Request into a link that is gone.
         self.pty = None;
         if let Some(mut c) = self.child.take() {
+            // The SSTP call is over, so the link is gone: SIGHUP makes pppd treat it as a
+            // hangup (ip-down runs, no LCP Terminate-Request retries into a dead link).
             if let Some(pid) = c.id() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
+                    nix::sys::signal::Signal::SIGHUP,
                 );
             }
             match timeout(PPPD_STOP_GRACE, c.wait()).await {
