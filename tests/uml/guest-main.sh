@@ -503,6 +503,7 @@ case "$SCEN" in
     repeat)    scen_repeat ;;
     softether) scen_softether ;;
     demo)      scen_demo ;;
+    nm-*)      . "$HERE/nm-guest.sh"; scen_nm "$SCEN" ;;   # NetworkManager scenarios (nm-guest.sh)
     *)         fail "unknown scenario $SCEN"; exit 2 ;;
 esac
 # the client log of the (last) connection under a fixed name

@@ -23,6 +23,7 @@ set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 ALL="mschap pap fast repeat softether demo"
+NM_SCENS="nm-up nm-secrets nm-fail nm-repeat"   # NetworkManager end to end: nm-guest.sh
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
 
@@ -38,7 +39,7 @@ case "$HERE" in *[!A-Za-z0-9._/-]*) die "odd characters in $HERE (hostfs paths g
 SCENS=()
 for s in "$@"; do
     if [ "$s" = all ]; then SCENS+=($ALL); continue; fi
-    case " $ALL " in *" $s "*) SCENS+=("$s") ;; *) die "unknown scenario '$s' (known: $ALL)";; esac
+    case " $ALL $NM_SCENS " in *" $s "*) SCENS+=("$s") ;; *) die "unknown scenario '$s' (known: $ALL $NM_SCENS)";; esac
 done
 
 CLIENT=${CLIENT:-ours}
@@ -152,10 +153,11 @@ run_one() {
     case "$scen" in
         mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
+        nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
     esac
     tmo=${TIMEOUT:-$tmo}
     {
-        for v in CLIENT REPEAT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA; do
+        for v in CLIENT REPEAT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N; do
             [ -n "${!v+set}" ] && printf '%s=%q\n' "$v" "${!v}"
         done
         printf '%s=%q\n' SCEN "$scen" DELAY_MS "$delay" RETRIES "$retries" VENV "$VENV" \
