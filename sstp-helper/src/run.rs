@@ -6,7 +6,7 @@ use crate::plugin_link::PluginLink;
 use crate::pppd;
 use crate::pty::Pty;
 use crate::tls::{self, TlsOptions};
-use log::{debug, error, info, warn};
+use log::{debug, info, warn};
 use sstp_proto::binding::HlakSource;
 use sstp_proto::client::{Client, CloseReason, Config, Event, Timers};
 use sstp_proto::hdlc;
@@ -262,6 +262,7 @@ pub async fn run(s: Settings) -> Result<(), Error> {
         auth_rejected: None,
         binding_sent: false,
         pppd_exit: None,
+        pppd_start_error: None,
         stop_requested: false,
         pppd_kill_at: None,
     };
@@ -287,6 +288,7 @@ struct Session<'a, S> {
     auth_rejected: Option<String>,
     binding_sent: bool,
     pppd_exit: Option<i32>,
+    pppd_start_error: Option<String>,
     stop_requested: bool,
     pppd_kill_at: Option<Instant>,
 }
@@ -425,7 +427,20 @@ where
         true
     }
 
+    /// Drain until handling the events produced nothing more to send: an event such as a
+    /// failed pppd start queues Call Disconnect, which must go out now, not at the next wake-up.
     async fn drain(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
+        loop {
+            if let Some(r) = self.drain_once(link).await {
+                return Some(r);
+            }
+            if self.client.transmit().is_empty() && !self.ack_pending {
+                return None;
+            }
+        }
+    }
+
+    async fn drain_once(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
         let tx = self.client.transmit();
         if !tx.is_empty() {
             let mut out = std::mem::take(tx);
@@ -466,9 +481,9 @@ where
                         hash.name()
                     );
                     if let Err(e) = self.start_pppd(link) {
-                        error!("{e}");
+                        debug!("{e}");
+                        self.pppd_start_error = Some(e.to_string());
                         self.client.disconnect(std::time::Instant::now());
-                        self.pppd_exit = Some(-1);
                     }
                 }
                 Event::AuthAgreed(m) => {
@@ -664,6 +679,9 @@ where
                 info!("disconnected");
                 Ok(())
             }
+            CloseReason::Local if self.pppd_start_error.is_some() => Err(Error::Pppd(
+                self.pppd_start_error.clone().unwrap_or_default(),
+            )),
             CloseReason::Local => {
                 let code = self.pppd_exit.unwrap_or(-1);
                 let what = if code < 0 {

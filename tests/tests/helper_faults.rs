@@ -816,7 +816,6 @@ fn pppd_exits_at_once() {
 /// A pppd that cannot be started must give one ERROR line that says why, and the Call
 /// Disconnect must go out at once (the server acks it at once).
 #[test]
-#[ignore = "bug: sstp-helper run.rs drain(): a failed pppd start logs a second ERROR line and the final one drops the cause; the Call Disconnect queued inside drain() is only flushed when DISCONNECT_TIMER_1 (5 s) fires"]
 fn pppd_missing() {
     let (addr, srv, mut h) = scenario(Mode::Normal, LeafKind::Good);
     h.pppd = h.scratch.path("no-such-pppd");
