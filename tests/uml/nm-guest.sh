@@ -75,6 +75,9 @@ nm_sstpd_start() {
 
 nm_start() {
     mkdir -p /run/udev /run/dbus /run/NetworkManager
+    # guest-main.sh runs chrooted below a PID 1 outside the chroot: without this, udevadm
+    # says "Running in chroot, ignoring request" and NM waits forever for udev
+    export SYSTEMD_IGNORE_CHROOT=1
     /lib/systemd/systemd-udevd --daemon > "$OUT/udevd.log" 2>&1
     udevadm trigger --action=add --type=subsystems; udevadm trigger --action=add --type=devices
     udevadm settle -t 30
