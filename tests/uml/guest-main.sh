@@ -124,6 +124,7 @@ sstpd_start() {   # $1 = mschap | pap
         "logfile $OUT/pppd-server.log" debug nodefaultroute > /tmp/options.sstpd
     cp /tmp/options.sstpd "$OUT/options.sstpd"
     if [ "$1" = pap ] && [ "${SSTPD_PAP_FIX:-1}" = 1 ]; then sstpd_pap_fix; fi
+    if [ "${SSTPD_REUSE_FIX:-1}" = 1 ]; then sstpd_reuse_fix; fi
     # sstpd verifies the compound MAC only if this works (it asks pppd at start-up)
     if pppd plugin sstp-pppd-plugin.so notty dryrun >/dev/null 2>&1; then
         info "server pppd loads sstp-pppd-plugin.so: sstpd will verify the crypto binding's compound MAC"
@@ -178,6 +179,39 @@ EOPY
         info "sstpd PAP fix applied in the guest overlay: no MPPE keys -> zero HLAK (MS-SSTP 3.2.5.2); 0.7.2 as released stalls the call"
     else
         fail "could not apply the sstpd PAP fix"
+    fi
+}
+
+# sstpd 0.7.2 serves only the first call of its life reliably: when a call ends,
+# PPPDProtocol.connection_lost closes the pty master but not the asyncio read and
+# write pipe transports on it, so the selector keeps the stale fd. The next call's
+# openpty() reuses that fd number, connect_read_pipe then only swaps the callback
+# (no epoll registration), and the new pppd's output is never read: the client's
+# LCP times out. Any client hits this on the second connect to the same server.
+# Close the transports first (guest overlay copy only). SSTPD_REUSE_FIX=0 disables.
+sstpd_reuse_fix() {
+    local f; f=$(ls "$VENV"/lib/python3*/site-packages/sstpd/ppp.py | head -1)
+    python3 - "$f" <<'EOPY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = """        else:
+            self.pty_file.close()
+"""
+new = """        else:
+            for t in (self.read_transport, self.write_transport):
+                if t is not None:
+                    t.close()
+            self.pty_file.close()
+"""
+if s.count(old) != 1:
+    sys.exit("sstpd ppp.py: expected code not found (not 0.7.2?)")
+open(p, "w").write(s.replace(old, new))
+EOPY
+    if [ $? = 0 ]; then
+        info "sstpd fd-reuse fix applied in the guest overlay: pty transports closed at the end of a call (0.7.2 as released never reads the next call's pppd)"
+    else
+        fail "could not apply the sstpd fd-reuse fix"
     fi
 }
 
