@@ -633,7 +633,10 @@ mod tests {
             panic!()
         };
         assert_eq!(m.msg_type, MessageType::CallAbort);
-        assert_eq!(m.status_info(), Some((0, Status::UNACCEPTED_FRAME_RECEIVED)));
+        assert_eq!(
+            m.status_info(),
+            Some((0, Status::UNACCEPTED_FRAME_RECEIVED))
+        );
         // Other short lengths are still errors.
         assert_eq!(
             Packet::parse(&hex("10 01 00 0F 00 05 00 01 00 02 00 07 00 00 00")),
