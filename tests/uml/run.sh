@@ -157,7 +157,7 @@ run_one() {
     esac
     tmo=${TIMEOUT:-$tmo}
     {
-        for v in CLIENT REPEAT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N; do
+        for v in CLIENT REPEAT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N SSTPD_LOGLEVEL SSTPD_PAP_FIX SSTPD_REUSE_FIX; do
             [ -n "${!v+set}" ] && printf '%s=%q\n' "$v" "${!v}"
         done
         printf '%s=%q\n' SCEN "$scen" DELAY_MS "$delay" RETRIES "$retries" VENV "$VENV" \
