@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run every tier. Root, Debian 12. About 25 minutes.
 #   1. cargo fmt --check, clippy -D warnings, unit + integration tests, rustdoc  (~3 min)
+#      fuzz: replay of the committed seeds, then a bounded run of every target     (~3 min)
 #   2. release build                                                             (~1 min)
 #   3. end to end in user-mode-linux with real pppd + kernel PPP against
 #      sstp-server 0.7.2 (verifies the crypto binding) and SoftEther             (~15 min)
@@ -23,6 +24,11 @@ if grep -qE 'FAILED|^error' target/unit-tests.log || ! grep -q '^test result' ta
 fi
 step "rustdoc"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked -q
+
+step "fuzz: replay the seed corpus, then ${FUZZ_SECONDS:-20} s per target"
+command -v cargo-fuzz >/dev/null || cargo install --locked -q cargo-fuzz
+bash fuzz/replay.sh
+bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
 
 step "release build"
 cargo build --release --locked --workspace
