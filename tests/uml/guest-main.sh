@@ -227,10 +227,13 @@ softether_start() {
     else
         fail "patching vpnserver: $(tail -1 "$OUT/softether-patch.log")"; exit 1
     fi
+    mkdir -p /run/softether /var/log/softether /var/lib/softether
     SRV $bin start > "$OUT/vpnserver-start.log" 2>&1 || { fail "vpnserver start"; exit 1; }
     SOFTETHER_STARTED=1
     local i
-    for i in $(seq 150); do VPNCMD /CMD ServerInfoGet >/dev/null 2>&1 && break; sleep 0.3; done
+    for i in $(seq 300); do SRV ss -Htln "sport = :5555" | grep -q . && break; sleep 0.1; done
+    SRV ss -Htln "sport = :5555" | grep -q . || { fail "vpnserver not listening on 5555 after 30 s (see vpnserver-start.log)"; exit 1; }
+    for i in $(seq 20); do VPNCMD /CMD ServerInfoGet >/dev/null 2>&1 && break; sleep 0.5; done
     # the harness' own certificate (CN/SAN 192.0.2.1, signed by the throwaway CA)
     cp "$OUT/server.pem" "$OUT/server.key" /tmp/
     {
@@ -529,6 +532,9 @@ scen_repeat() {
     echo "connects: $ok of $n succeeded" > "$OUT/repeat-count.txt"
     [ "$ok" = "$n" ] && pass "connects: $ok of $n succeeded" || fail "connects: $ok of $n succeeded"
     check_binding "$ok"
+    local nd; nd=$(grep -c "CALL_DISCONNECT) received" "$OUT/sstpd.log")
+    if [ "$nd" -ge "$ok" ]; then pass "sstpd received $nd Call Disconnect messages ($ok clean cycles)"
+    else fail_or_xfail "sstpd received $nd Call Disconnect messages for $ok clean cycles"; fi
 }
 
 scen_softether() {

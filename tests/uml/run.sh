@@ -121,8 +121,15 @@ check_capture() {   # $1 = out dir; appends to results.txt
         -e frame.time_relative -e ip.src -e sstp.messagetype > "$d/sstp-control.tsv" 2> "$d/tshark.err"
     n_conn=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*4$/' "$d/sstp-control.tsv" | wc -l)
     n_disc=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*6$/' "$d/sstp-control.tsv" | wc -l)
+    local s_disc c_ack
+    s_disc=$(awk -F'\t' '$2 == "192.0.2.1" && $3 ~ /^0x0*6$/' "$d/sstp-control.tsv" | wc -l)
+    c_ack=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*7$/' "$d/sstp-control.tsv" | wc -l)
     if [ "$n_conn" -ge 1 ] && [ "$n_disc" -ge "$n_conn" ]; then
         echo "PASS capture decrypted with $(basename "$keys"): client sent $n_conn Call Connected (0x0004) and $n_disc Call Disconnect (0x0006)" >> "$d/results.txt"
+    elif [ "${2:-}" = softether ] && [ "$n_conn" -ge 1 ] && [ $((n_disc + c_ack)) -ge "$n_conn" ]; then
+        # SoftEther answers the client's LCP Terminate with its own Call Disconnect;
+        # a client that acknowledges it (0x0007) has ended the call cleanly too
+        echo "PASS capture decrypted with $(basename "$keys"): client sent $n_conn Call Connected (0x0004); SSTP call ended by Call Disconnect (client $n_disc x 0x0006, server $s_disc x 0x0006 acknowledged by the client $c_ack x 0x0007)" >> "$d/results.txt"
     elif [ "$CLIENT" = sstpc ]; then
         echo "XFAIL capture: client sent $n_conn Call Connected, $n_disc Call Disconnect (known sstpc 1.0.18 behaviour)" >> "$d/results.txt"
     else
@@ -183,7 +190,7 @@ run_one() {
     touch "$out/results.txt"
     [ $rc = 124 ] || [ $rc = 137 ] && echo "FAIL whole run hit the ${tmo} s limit" >> "$out/results.txt"
     grep -qx END "$out/results.txt" || echo "FAIL the guest did not finish the scenario (exit-status $(cat "$out/exit-status" 2>/dev/null || echo none); see guest.log, console.log)" >> "$out/results.txt"
-    case "$scen" in mschap|pap|fast|softether) grep -qx END "$out/results.txt" && check_capture "$out" ;; esac
+    case "$scen" in mschap|pap|fast|softether) grep -qx END "$out/results.txt" && check_capture "$out" "$scen" ;; esac
 
     grep -v '^END$' "$out/results.txt" | sed 's/^/  /'
     [ "$scen" = demo ] && [ -f "$out/demo.txt" ] && { echo "  ---- demo transcript ----"; sed 's/^/  /' "$out/demo.txt"; }
