@@ -66,15 +66,16 @@ impl Log for Logger {
             Level::Info => "<info> ",
             Level::Debug | Level::Trace => "<debug>",
         };
+        let to_stderr = || {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "nm-sstp[{}] {tag} {}",
+                self.pid,
+                r.args()
+            );
+        };
         match &self.sink {
-            Sink::Stderr => {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "nm-sstp[{}] {tag} {}",
-                    self.pid,
-                    r.args()
-                );
-            }
+            Sink::Stderr => to_stderr(),
             Sink::Syslog(sock) => {
                 let line = format!(
                     "<{}>nm-sstp[{}]: {tag} {}",
@@ -90,8 +91,9 @@ impl Log for Logger {
                 }
                 let sent = g.as_ref().map(|s| s.send(line.as_bytes()).is_ok());
                 if sent != Some(true) {
+                    // no syslog (a container, a test bed): NM's stderr, in the plain format
                     *g = None;
-                    let _ = writeln!(std::io::stderr().lock(), "{}", &line);
+                    to_stderr();
                 }
             }
         }
