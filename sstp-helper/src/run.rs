@@ -674,11 +674,13 @@ where
                 "pppd could not authenticate to the server (wrong user name or password?)".into(),
             ));
         }
+        if self.stop_requested {
+            // The user asked to stop; however the call then ended (our Call Disconnect acked,
+            // or the server disconnecting first in answer to PPP's Terminate), we are done.
+            info!("disconnected ({reason})");
+            return Ok(());
+        }
         match reason {
-            CloseReason::Local if self.stop_requested => {
-                info!("disconnected");
-                Ok(())
-            }
             CloseReason::Local if self.pppd_start_error.is_some() => Err(Error::Pppd(
                 self.pppd_start_error.clone().unwrap_or_default(),
             )),
