@@ -119,11 +119,17 @@ CONF
     nmcli connection up base > /dev/null || { fail "base ethernet connection did not activate"; exit 1; }
 }
 
-# processes of ours in the root netns (sstpd's pppd lives in netns srv)
+# processes of ours in the root netns (sstpd's pppd lives in netns srv). A process whose
+# network namespace cannot be read any more is exiting (or a zombie): not a leftover. Without
+# that, sstpd's own pppd ending a call just then counted as ours.
 nm_leftovers() {
-    local p
+    local p me ns
+    me=$(readlink /proc/self/ns/net)
     for p in $(pgrep -x pppd) $(pgrep -x sstp-helper) $(pgrep -x nm-sstp-service); do
-        [ -z "$(ip netns identify "$p" 2>/dev/null)" ] && echo "$p:$(cat /proc/$p/comm 2>/dev/null)"
+        ns=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
+        [ "$ns" = "$me" ] || continue
+        echo "$p:$(cat "/proc/$p/comm" 2>/dev/null || echo gone)"
+        ps -o pid=,ppid=,stat=,etimes=,args= -p "$p" >> "$OUT/leftovers.txt" 2>/dev/null
     done
 }
 
