@@ -208,11 +208,11 @@ impl Helper {
     /// Run; `during(pid)` is called once after start and returns true when it sent SIGTERM
     /// (then `elapsed` counts from that moment).
     fn run_with(&self, server: &str, extra: &[&str], during: impl FnOnce(i32) -> bool) -> Outcome {
+        // Build the command first: the first call builds the helper binary (OnceLock), which
+        // on a fresh checkout takes far longer than any time bound below.
+        let mut cmd = self.command(server, extra);
         let start = Instant::now();
-        let mut child = self
-            .command(server, extra)
-            .spawn()
-            .expect("spawn sstp-helper");
+        let mut child = cmd.spawn().expect("spawn sstp-helper");
         let mut err = child.stderr.take().unwrap();
         let mut out = child.stdout.take().unwrap();
         let err_t = std::thread::spawn(move || {
