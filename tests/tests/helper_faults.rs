@@ -829,3 +829,34 @@ fn pppd_missing() {
     );
     h.assert_nothing_left();
 }
+
+/// The helper killed outright (SIGKILL, no chance to clean up): the kernel's parent-death
+/// signal still takes pppd down, so nothing is left running.
+#[test]
+fn sigkill_to_the_helper_takes_pppd_down() {
+    let (addr, _srv, h) = scenario(Mode::Normal, LeafKind::Good);
+    let o = h.run_with(&addr.to_string(), &[], |pid| {
+        assert!(
+            wait_until(QUICK, || h.pppd_pid().is_some()),
+            "pppd stand-in was not started after Call Connect Ack"
+        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("SIGKILL the helper");
+        true
+    });
+    assert_eq!(o.code, None, "killed by a signal, no exit code");
+    let pppd = h.pppd_pid().expect("pppd pid");
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            !Path::new(&format!("/proc/{pppd}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pppd}/stat"))
+                    .map(|s| s.contains(") Z "))
+                    .unwrap_or(true)
+        }),
+        "pppd (pid {pppd}) outlived the killed helper"
+    );
+    h.assert_nothing_left();
+}
