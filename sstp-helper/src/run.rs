@@ -677,7 +677,10 @@ where
         if self.stop_requested {
             // The user asked to stop; however the call then ended (our Call Disconnect acked,
             // or the server disconnecting first in answer to PPP's Terminate), we are done.
-            info!("disconnected ({reason})");
+            match reason {
+                CloseReason::Local => info!("disconnected"),
+                r => info!("disconnected ({r})"),
+            }
             return Ok(());
         }
         match reason {
