@@ -1,7 +1,7 @@
 //! The connection NM hands us, parsed once into typed values.
 //!
 //! Every `vpn.data` value is checked here; a bad one is an error whose message names the key.
-//! [`Settings::helper_command`] then maps the result to sstp-helper and pppd options. No secret
+//! [`Settings::helper_args`] then maps the result to sstp-helper and pppd options. No secret
 //! ever ends up in an argument list: the password travels through a pipe.
 
 use crate::keys::{self, secret_flags};
