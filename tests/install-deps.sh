@@ -18,6 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    # Never let a package start its daemon on this host (NetworkManager would take over the
+    # host's interfaces): the tests run every service inside the UML guest.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
