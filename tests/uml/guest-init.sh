@@ -35,13 +35,17 @@ HERE=${TB_HERE:-}
 [ -n "$OUT" ] && [ -n "$HERE" ] || fatal "TB_OUT / TB_HERE missing on the kernel command line"
 KVER=$(uname -r)
 MODDIR=/usr/lib/uml/modules/$KVER
-M=/tmp/root
+# Scratch space on the guest's own devtmpfs, not on /tmp: the repository (and so $HERE)
+# may itself live under /tmp, as a CI clone does.
+S=/dev/sstp-scratch
+M=$S/root
+REPO_TOP=$(cd "$HERE/../.." && pwd)
 
 # --- overlay root, host root read-only -----------------------------------------
-mount -t tmpfs -o mode=0755 scratch /tmp || fatal "tmpfs /tmp"
-mkdir -p /tmp/upper /tmp/work $M
+mkdir -p $S && mount -t tmpfs -o mode=0755 scratch $S || fatal "tmpfs $S"
+mkdir -p $S/upper $S/work $M
 python3 "$HERE/modload.py" $MODDIR overlay || fatal "loading overlay.ko"
-mount -t overlay overlay -o lowerdir=/,upperdir=/tmp/upper,workdir=/tmp/work $M \
+mount -t overlay overlay -o lowerdir=/,upperdir=$S/upper,workdir=$S/work $M \
     || fatal "overlay mount failed; refusing to run on a writable host root"
 mount -o remount,ro / || fatal "cannot remount the hostfs root read-only"
 if touch /.sstp-uml-write-test 2>/dev/null; then rm -f /.sstp-uml-write-test; fatal "host root still writable"; fi
@@ -59,10 +63,18 @@ ln -sfn /proc/self/fd/0 $M/dev/stdin
 ln -sfn /proc/self/fd/1 $M/dev/stdout
 ln -sfn /proc/self/fd/2 $M/dev/stderr
 # (not /root: pyenv's Python, which the sstp-server venv links to, may live there)
+# Keep a handle on the repository as the overlay shows it (writable into guest RAM: the
+# sstp-server fixes patch its venv copy) before tmpfs mounts may cover it.
+mkdir -p $S/repo && mount --bind "$M$REPO_TOP" $S/repo || fatal "bind $REPO_TOP"
 for d in /run /tmp /var/tmp /var/log; do
     mount -t tmpfs -o mode=0755 "tmpfs${d//\//-}" "$M$d" || fatal "tmpfs $d"
 done
 chmod 1777 $M/tmp $M/var/tmp
+# A repository under one of those (a CI clone in /tmp): put it back at its own path.
+if [ ! -e "$M$HERE/guest-main.sh" ]; then
+    mkdir -p "$M$REPO_TOP" && mount --bind $S/repo "$M$REPO_TOP" || fatal "rebind $REPO_TOP"
+    log "repository $REPO_TOP was under a guest tmpfs: bound back"
+fi
 mkdir -p $M/run/lock $M/run/netns $M/run/sstpc $M/var/lib/softether $M/var/log/softether
 chmod 1777 $M/run/lock
 mount -t tmpfs -o mode=0700 softether-state $M/var/lib/softether
