@@ -448,6 +448,48 @@ check_teardown() {   # SIGTERM the client, check exit and leftovers; $1 = "serve
     fi
 }
 
+# every guest process's cmdline and environ while the tunnel is up (the host scans
+# them for the password and the MPPE keys afterwards: secrets-scan.py)
+secrets_snapshot() {
+    local d=$OUT/secrets p n=0
+    mkdir -p "$d"
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+        cat "/proc/$p/cmdline" > "$d/$p.cmdline" 2>/dev/null || { rm -f "$d/$p.cmdline"; continue; }
+        cat "/proc/$p/environ" > "$d/$p.environ" 2>/dev/null
+        n=$((n + 1))
+    done
+    info "snapshot of $n processes' cmdline and environ while connected (helper at --log-level $HELPER_LOGLEVEL)"
+}
+
+# the helper's VmRSS (KiB), VmHWM (KiB) and open fds, every 0.5 s, until the sampler is stopped
+mem_sampler_start() {   # $1 = pid
+    ( while [ -d "/proc/$1" ]; do
+          printf '%s\t%s\t%s\t%s\n' "$EPOCHREALTIME" \
+              "$(awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null)" \
+              "$(awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null)" \
+              "$(ls "/proc/$1/fd" 2>/dev/null | wc -l)"
+          sleep 0.5
+      done ) > "$OUT/helper-mem.tsv" &
+    SAMPLER_PID=$!
+}
+# flat = RSS at the end within 1 MiB of the first sample and the fd count unchanged
+mem_sampler_check() {   # $1 = what ran meanwhile
+    kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null
+    local n first last fdmin fdmax hwm
+    n=$(awk 'NF == 4 && $2 != ""' "$OUT/helper-mem.tsv" | wc -l)
+    [ "$n" -ge 3 ] || { fail "helper memory: only $n samples (helper-mem.tsv)"; return; }
+    read -r first last fdmin fdmax hwm < <(awk 'NF == 4 && $2 != "" {if (!f) f = $2; l = $2; h = $3;
+        if (mn == "" || $4 < mn) mn = $4; if ($4 > mx) mx = $4} END {print f, l, mn, mx, h}' "$OUT/helper-mem.tsv")
+    local series; series=$(awk 'NF == 4 && $2 != "" {printf "%s%d", (NR > 1 ? " " : ""), $2 / 1024 + 0.5}' "$OUT/helper-mem.tsv" | tr ' ' '\n' | uniq | tr '\n' ' ')
+    if [ $((last - first)) -le 1024 ] && [ "$fdmin" = "$fdmax" ]; then
+        pass "helper RSS flat during $1: $first KiB -> $last KiB (peak $hwm KiB), open fds $fdmin throughout, $n samples (MiB: $series)"
+    else
+        fail "helper RSS/fds not flat during $1: $first KiB -> $last KiB (peak $hwm KiB), fds $fdmin..$fdmax, $n samples"
+    fi
+}
+
 # ------------------------------------------------------------------ scenarios
 scen_sstpd_full() {   # mschap | pap
     local auth=$1 opts max
@@ -466,11 +508,70 @@ scen_sstpd_full() {   # mschap | pap
         fail "ip -4 addr show $PPPIF: $(grep -m1 inet "$OUT/ppp-addr.txt" | xargs)"
     fi
     check_ping $PPP_LOCAL 3
+    [ "$auth" = mschap ] && [ "$CLIENT" = ours ] && secrets_snapshot
     if [ "${XFER:-1}" = 1 ]; then
-        if [ "$PING_OK" = 1 ]; then check_transfer; else fail "TCP transfer skipped: no ping through the tunnel"; fi
+        if [ "$PING_OK" = 1 ]; then
+            [ "$CLIENT" = ours ] && mem_sampler_start "$CPID"
+            check_transfer
+            [ "$CLIENT" = ours ] && mem_sampler_check "the ${XFER_MB:-10} MiB transfer"
+        else
+            fail "TCP transfer skipped: no ping through the tunnel"
+        fi
     fi
     check_teardown server
     capture_stop
+}
+
+# The attack the crypto binding exists to stop: a TLS-terminating relay (socat, with its own
+# CA and a certificate for the same name) between the client and the real sstpd. The client
+# trusts the relay's CA (--ca-cert), so TLS succeeds and PPP authenticates through the relay;
+# the binding then carries the hash of the relay's certificate, and sstpd must refuse the call.
+scen_relay() {
+    net_setup "$DELAY_MS"
+    sstpd_start mschap
+    local relay_port=4443
+    "${IN_SRV[@]}" socat -d -d "OPENSSL-LISTEN:$relay_port,bind=$SRV_IP,reuseaddr,fork,cert=$OUT/relay/server.pem,key=$OUT/relay/server.key,verify=0" \
+        "OPENSSL:$SRV_IP:443,verify=0" > "$OUT/relay.log" 2>&1 &
+    RELAY_PID=$!
+    local i
+    for i in $(seq 50); do SRV ss -Htln "sport = :$relay_port" | grep -q . && break; sleep 0.1; done
+    SRV ss -Htln "sport = :$relay_port" | grep -q . || { fail "socat relay did not start (relay.log)"; exit 1; }
+    info "TLS-terminating relay (socat) on $SRV_IP:$relay_port -> sstpd $SRV_IP:443; relay certificate from its own CA, sha256 $(openssl x509 -in "$OUT/relay/server.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | cut -c1-16)..."
+    printf '%s' "$PASSWORD" > /tmp/pw.txt; chmod 600 /tmp/pw.txt
+    : > "$OUT/pppd-client.log"
+    CLOG=$OUT/client.log
+    CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/relay/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL $SRV_IP:$relay_port -- $OPTS_MSCHAP $OPTS_EXTRA"
+    echo "# (netns cli) $CMDLINE" > "$CLOG"
+    local t0=$EPOCHREALTIME
+    "${IN_CLI[@]}" timeout -k 5 90 $CMDLINE >> "$CLOG" 2>&1 &
+    CPID=$!
+    wait "$CPID"; local rc=$?
+    CPID=
+    local secs; secs=$(el "$t0" "$EPOCHREALTIME")
+    if grep -q "TLS .*certificate accepted" "$CLOG" && grep -q "PPP authenticated" "$CLOG"; then
+        pass "through the relay: TLS accepted (client trusts the relay CA) and PPP authenticated: the relay sees everything but the binding"
+    else
+        fail "through the relay: the client did not get as far as PPP authentication (see client.log)"
+    fi
+    if wait_log "$OUT/sstpd.log" "Certificate hash mismatch" 5; then
+        pass "sstpd rejected the relayed call: $(grep -m1 'Certificate hash mismatch' "$OUT/sstpd.log" | cut -c1-200)"
+    else
+        fail "sstpd did not reject the relayed call (no 'Certificate hash mismatch' in sstpd.log)"
+    fi
+    if grep -q "Crypto Binding is valid\|Connection established" "$OUT/sstpd.log"; then
+        fail "sstpd accepted a relayed call: $(grep -m1 'Crypto Binding is valid\|Connection established' "$OUT/sstpd.log")"
+    fi
+    local err; err=$(grep -m1 ' ERROR ' "$CLOG")
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ -n "$err" ] && awk -v s="$secs" 'BEGIN{exit !(s<=30)}'; then
+        pass "client: exit code $rc after $secs s: ${err:0:220}"
+    else
+        fail "client: exit code $rc after $secs s, error line: ${err:-none} (want non-zero, one ERROR line, <= 30 s)"
+    fi
+    if CLI ip -4 -o addr show | grep -q ' ppp'; then fail "a ppp interface with an address exists after the rejected call"; fi
+    sleep 1
+    local left; left=$(cli_leftovers | tr '\n' ' ')
+    [ -z "$left" ] && pass "no pppd / sstp-helper left in netns cli" || { fail "left in netns cli: $left"; kill_cli_leftovers; }
+    kill "$RELAY_PID" 2>/dev/null
 }
 
 scen_fast() {
@@ -587,6 +688,7 @@ case "$SCEN" in
     fast)      scen_fast ;;
     repeat)    scen_repeat ;;
     softether) scen_softether ;;
+    relay)     scen_relay ;;
     demo)      scen_demo ;;
     nm-*)      . "$HERE/nm-guest.sh"; scen_nm "$SCEN" ;;   # NetworkManager scenarios (nm-guest.sh)
     *)         fail "unknown scenario $SCEN"; exit 2 ;;

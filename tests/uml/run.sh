@@ -4,7 +4,8 @@
 # our sstp-helper + pppd plugin as the client (or Debian's sstpc: CLIENT=sstpc).
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
-#   scenarios: mschap pap fast repeat softether demo   (all = every one of them)
+#   scenarios: mschap pap fast repeat softether relay demo   (all = every one of them)
+#              nm-up nm-secrets nm-fail nm-repeat   (NetworkManager, nm-guest.sh)
 # env:
 #   CLIENT=ours|sstpc   client under test (default ours)
 #   SSTP_HELPER=PATH    helper binary   (default $REPO/target/release/sstp-helper)
@@ -22,13 +23,13 @@
 set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-ALL="mschap pap fast repeat softether demo"
+ALL="mschap pap fast repeat softether relay demo"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat"   # NetworkManager end to end: nm-guest.sh
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
 
 die() { echo "run.sh: $*" >&2; exit 2; }
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 case "$1" in -h|--help) usage ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root (UML, netns, pppd)"
@@ -146,6 +147,10 @@ run_one() {
         *) ensure_venv ;;
     esac
     make_certs "$out" || die "certificate generation failed"
+    if [ "$scen" = relay ]; then
+        # the relay's own CA and certificate (same name 192.0.2.1): the client is told to trust it
+        mkdir -p "$out/relay" && make_certs "$out/relay" || die "relay certificate generation failed"
+    fi
     local helper= plugin=
     if [ "$CLIENT" = ours ]; then
         # pin the binaries under test (others may rebuild target/ while the guest runs)
@@ -158,7 +163,7 @@ run_one() {
     [ -n "$retries" ] || { [ "$CLIENT" = sstpc ] && retries=5 || retries=1; }
     local loglevel=${HELPER_LOGLEVEL:-debug}; [ "$scen" = demo ] && loglevel=${HELPER_LOGLEVEL:-info}
     case "$scen" in
-        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo) tmo=180 ;; softether) tmo=360 ;;
+        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
         nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
     esac
@@ -191,6 +196,11 @@ run_one() {
     [ $rc = 124 ] || [ $rc = 137 ] && echo "FAIL whole run hit the ${tmo} s limit" >> "$out/results.txt"
     grep -qx END "$out/results.txt" || echo "FAIL the guest did not finish the scenario (exit-status $(cat "$out/exit-status" 2>/dev/null || echo none); see guest.log, console.log)" >> "$out/results.txt"
     case "$scen" in mschap|pap|fast|softether) grep -qx END "$out/results.txt" && check_capture "$out" "$scen" ;; esac
+    # mschap: no secret in any process's cmdline/environ or any client log (keys recomputed from the capture)
+    if [ "$scen" = mschap ] && [ "$CLIENT" = ours ] && grep -qx END "$out/results.txt"; then
+        python3 "$HERE/secrets-scan.py" "$out" test-pass-123 >> "$out/results.txt" 2>&1 \
+            || echo "FAIL secrets-scan.py could not run" >> "$out/results.txt"
+    fi
 
     grep -v '^END$' "$out/results.txt" | sed 's/^/  /'
     [ "$scen" = demo ] && [ -f "$out/demo.txt" ] && { echo "  ---- demo transcript ----"; sed 's/^/  /' "$out/demo.txt"; }
@@ -201,7 +211,7 @@ run_one() {
         echo "=== $scen: PASS ($npass checks passed$([ "$nxfail" -gt 0 ] && echo ", $nxfail known sstpc failures (XFAIL)")) in $secs s"
         echo "PASS $scen $secs" >> "$SUMMARY"
         if [ "${KEEP:-0}" != 1 ]; then
-            rm -rf "$out/bin" "$out/sstp.pcapng" "$out/keys.log" "$out/server-keys.log" "$out/ca.key" "$out/server.key"
+            rm -rf "$out/bin" "$out/sstp.pcapng" "$out/keys.log" "$out/server-keys.log" "$out/ca.key" "$out/server.key" "$out/relay"/*.key "$out/secrets"
         fi
         return 0
     fi
