@@ -104,6 +104,11 @@ pub struct Args {
     /// TCP connect timeout in seconds (per address).
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub connect_timeout: u64,
+
+    /// Add a host route to the server through the gateway that reaches it now (netlink),
+    /// removed on exit, so a default route into the tunnel cannot cut the tunnel itself.
+    #[arg(long)]
+    pub save_server_route: bool,
 }
 
 /// Split `SERVER[:PORT]` into host and port.

@@ -16,5 +16,6 @@ pub mod password;
 pub mod plugin_link;
 pub mod pppd;
 pub mod pty;
+pub mod route;
 pub mod run;
 pub mod tls;

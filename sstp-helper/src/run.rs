@@ -5,6 +5,7 @@ use crate::error::{pppd_exit_meaning, Error};
 use crate::plugin_link::PluginLink;
 use crate::pppd;
 use crate::pty::Pty;
+use crate::route;
 use crate::tls::{self, TlsOptions};
 use log::{debug, info, warn};
 use sstp_proto::binding::HlakSource;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Where status messages go (`--status-fd`).
     pub status: Option<std::fs::File>,
+    /// Pin a host route to the server (`--save-server-route`).
+    pub save_server_route: bool,
 }
 
 impl Settings {
@@ -121,6 +124,7 @@ impl Settings {
                 .status_fd
                 .map(|fd| crate::password::adopt_fd(fd, "--status-fd"))
                 .transpose()?,
+            save_server_route: args.save_server_route,
         })
     }
 
@@ -220,13 +224,21 @@ pub async fn run(s: Settings) -> Result<(), Error> {
     info!("connecting to {}:{}", s.host, s.port);
     let connect = async {
         let tcp = connect_tcp(&s.host, s.port, s.connect_timeout).await?;
+        let mut route = None;
         if let Ok(a) = tcp.peer_addr() {
             s.report(&Msg::Server(a.ip()));
+            if s.save_server_route {
+                match route::ServerRoute::add(a.ip()) {
+                    Ok(r) => route = r,
+                    Err(e) => warn!("--save-server-route: {e}; continuing without it"),
+                }
+            }
         }
         let (tls, peer) = tls::connect(tcp, &s.name, &s.tls).await?;
-        Ok::<_, Error>((tls, peer))
+        Ok::<_, Error>((tls, peer, route))
     };
-    let (tls, peer) = tokio::select! {
+    // the server route lives until this function returns (dropped after pppd is gone)
+    let (tls, peer, _server_route) = tokio::select! {
         r = connect => r?,
         sig = signals.recv() => {
             info!("{sig} received before the connection was up: stopping");

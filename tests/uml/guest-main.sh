@@ -131,7 +131,7 @@ sstpd_start() {   # $1 = mschap | pap
     else
         fail "server pppd cannot load sstp-pppd-plugin.so (sstpd would not verify the binding)"
     fi
-    "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l $SRV_IP -p 443 \
+    "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l "${SSTPD_LISTEN:-$SRV_IP}" -p 443 \
         -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
         --local $PPP_LOCAL --remote 10.77.0.0/24 -v "${SSTPD_LOGLEVEL:-10}" > "$OUT/sstpd.log" 2>&1 &
     SSTPD_PID=$!
@@ -142,7 +142,7 @@ sstpd_start() {   # $1 = mschap | pap
         sleep 0.1
     done
     if SRV ss -Htln "sport = :443" | grep -q .; then
-        info "sstpd $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p') listening on $SRV_IP:443 ($1)"
+        info "sstpd $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p') listening on ${SSTPD_LISTEN:-$SRV_IP}:443 ($1)"
     else
         fail "sstpd did not start (see sstpd.log)"; tail -20 "$OUT/sstpd.log"; exit 1
     fi
@@ -263,11 +263,12 @@ client_start() {   # $1 = log file, rest = pppd options
     local logf=$1; shift
     if [ "$CLIENT" = ours ]; then
         printf '%s' "$PASSWORD" > /tmp/pw.txt; chmod 600 /tmp/pw.txt
-        CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL $SRV_IP -- $*"
+        # HELPER_ARGS: extra helper options; SERVER_ARG: what the helper is told to connect to
+        CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL ${HELPER_ARGS:-}${HELPER_ARGS:+ }${SERVER_ARG:-$SRV_IP} -- $*"
         echo "# (netns cli) SSLKEYLOGFILE=$OUT/keys.log $CMDLINE" > "$logf"
         "${IN_CLI[@]}" env SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 \
             "$HELPER" --user $USER_NAME --password-file /tmp/pw.txt --ca-cert "$OUT/ca.pem" \
-            --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" $SRV_IP -- "$@" >> "$logf" 2>&1 &
+            --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" ${HELPER_ARGS:-} "${SERVER_ARG:-$SRV_IP}" -- "$@" >> "$logf" 2>&1 &
     else
         CMDLINE="sstpc --log-stderr --log-level 4 --ca-cert $OUT/ca.pem --user $USER_NAME --password *** $SRV_IP $*"
         echo "# (netns cli) $CMDLINE" > "$logf"
@@ -522,6 +523,61 @@ scen_sstpd_full() {   # mschap | pap
     capture_stop
 }
 
+# --save-server-route: the server (203.0.113.1, on sstpd's loopback) is reached through a
+# gateway (192.0.2.1 on the veth). Once the tunnel is up the default route is pointed into
+# it, as pppd's defaultroute or NetworkManager would. Without the option that cuts the
+# tunnel (its own TLS packets go into ppp0): shown first, as the control. With it, a host
+# route pins the server to the gateway, the tunnel keeps working, and the route is gone
+# after exit.
+scen_route() {
+    local far=203.0.113.1 rt
+    net_setup "$DELAY_MS"
+    SRV ip addr add $far/32 dev lo
+    CLI ip route add default via $SRV_IP dev vc
+    SSTPD_LISTEN=$far sstpd_start mschap
+    SERVER_ARG=$far
+    # control: no server route
+    HELPER_ARGS="--host $SRV_IP"
+    CTAG=client.control
+    connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "route control (no --save-server-route)" || exit 1
+    CLI ip route replace default dev "$PPPIF"
+    if CLI python3 "$HERE/icmp-ping.py" $PPP_LOCAL 2 > /dev/null 2>&1; then
+        fail "control: the tunnel still works with the default route into it and no server route (the test proves nothing)"
+    else
+        pass "control: without --save-server-route, a default route into the tunnel cuts it (ping $PPP_LOCAL fails)"
+    fi
+    kill_cli_leftovers
+    CLI ip route replace default via $SRV_IP dev vc
+    # with the option
+    HELPER_ARGS="--host $SRV_IP --save-server-route"
+    CTAG=client
+    connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "route (--save-server-route)" || exit 1
+    rt=$(CLI ip route show $far)
+    if echo "$rt" | grep -q "via $SRV_IP dev vc"; then
+        pass "while connected: ip route show $far (netns cli): $rt"
+    else
+        fail "while connected: no host route to $far via $SRV_IP dev vc (got: ${rt:-nothing})"
+    fi
+    if wait_log "$CLOG" "server route: added $far via $SRV_IP dev vc" 2; then
+        pass "helper: $(grep -m1 'server route: added' "$CLOG" | cut -c1-160)"
+    else
+        fail "helper logged no 'server route: added $far via $SRV_IP dev vc'"
+    fi
+    CLI ip route replace default dev "$PPPIF"
+    info "default route now: $(CLI ip route show default)"
+    check_ping $PPP_LOCAL 3
+    check_teardown server
+    rt=$(CLI ip route show $far)
+    if [ -z "$rt" ]; then
+        pass "after exit: no route to $far left (ip route show $far is empty)"
+    else
+        fail "after exit: the route is still there: $rt"
+    fi
+    SERVER_ARG= HELPER_ARGS=
+}
+
 # The attack the crypto binding exists to stop: a TLS-terminating relay (socat, with its own
 # CA and a certificate for the same name) between the client and the real sstpd. The client
 # trusts the relay's CA (--ca-cert), so TLS succeeds and PPP authenticates through the relay;
@@ -689,6 +745,7 @@ case "$SCEN" in
     repeat)    scen_repeat ;;
     softether) scen_softether ;;
     relay)     scen_relay ;;
+    route)     scen_route ;;
     demo)      scen_demo ;;
     nm-*)      . "$HERE/nm-guest.sh"; scen_nm "$SCEN" ;;   # NetworkManager scenarios (nm-guest.sh)
     *)         fail "unknown scenario $SCEN"; exit 2 ;;
