@@ -23,6 +23,9 @@ use tokio::process::Child;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::time::{sleep_until, timeout, Instant};
 
+/// Happy Eyeballs: start the next address when one has not connected within this.
+const CONNECT_STAGGER: Duration = Duration::from_millis(250);
+
 /// How long pppd gets to stop after SIGTERM before SIGKILL.
 const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -191,22 +194,43 @@ async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStream,
         });
     }
     let mut last = String::new();
-    for a in &addrs {
-        debug!("TCP connecting to {a}");
-        match timeout(each, TcpStream::connect(a)).await {
-            Ok(Ok(s)) => {
+    // Happy Eyeballs (RFC 8305 section 5): addresses in the resolver's order (RFC 6724, IPv6
+    // first where it is usable); the next attempt starts when the previous one fails or has
+    // not finished within CONNECT_STAGGER, and the first connection to succeed wins. The
+    // others are aborted when the set is dropped.
+    let mut attempts = tokio::task::JoinSet::new();
+    let mut next = 0;
+    loop {
+        if next < addrs.len() {
+            let a = addrs[next];
+            next += 1;
+            debug!("TCP connecting to {a}");
+            attempts.spawn(async move { (a, timeout(each, TcpStream::connect(a)).await) });
+        }
+        let done = if next < addrs.len() {
+            match timeout(CONNECT_STAGGER, attempts.join_next()).await {
+                Ok(d) => d,
+                Err(_) => continue, // still trying: start the next address beside it
+            }
+        } else {
+            attempts.join_next().await
+        };
+        match done {
+            None => break,
+            Some(Ok((a, Ok(Ok(s))))) => {
                 let _ = s.set_nodelay(true);
                 info!("TCP connected to {a}");
                 return Ok(s);
             }
-            Ok(Err(e)) => {
+            Some(Ok((a, Ok(Err(e))))) => {
                 warn!("TCP {a}: {e}");
                 last = e.to_string();
             }
-            Err(_) => {
+            Some(Ok((a, Err(_)))) => {
                 warn!("TCP {a}: no answer within {} s", each.as_secs());
                 last = format!("timed out after {} s", each.as_secs());
             }
+            Some(Err(e)) => last = e.to_string(),
         }
     }
     let target = if addrs.len() == 1 {

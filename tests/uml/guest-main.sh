@@ -121,7 +121,7 @@ sstpd_start() {   # $1 = mschap | pap
         auth="require-mschap-v2 refuse-pap refuse-chap refuse-mschap refuse-eap"
     fi
     printf '%s\n' "name sstpd" auth $auth nobsdcomp nodeflate novj nologfd \
-        "logfile $OUT/pppd-server.log" debug nodefaultroute > /tmp/options.sstpd
+        "logfile $OUT/pppd-server.log" debug nodefaultroute ${SSTPD_PPP_EXTRA:-} > /tmp/options.sstpd
     cp /tmp/options.sstpd "$OUT/options.sstpd"
     if [ "$1" = pap ] && [ "${SSTPD_PAP_FIX:-1}" = 1 ]; then sstpd_pap_fix; fi
     if [ "${SSTPD_REUSE_FIX:-1}" = 1 ]; then sstpd_reuse_fix; fi
@@ -578,6 +578,58 @@ scen_route() {
     SERVER_ARG= HELPER_ARGS=
 }
 
+# IPv6 outside and inside: the server name resolves (guest /etc/hosts) to two IPv6
+# addresses only, the first of which never answers (on-link, no neighbour: EHOSTUNREACH
+# after ~3 s); Happy Eyeballs must reach the second within the 250 ms stagger, not after
+# the first has failed. sstpd listens on 2001:db8::1 only. Both pppds run +ipv6: IPv6CP
+# gives ppp0 link-local addresses, and the client pings the server's through the tunnel.
+scen_ipv6() {
+    local dead=2001:db8::3 srv6=2001:db8::1 order t_start t_tcp dt ll peer
+    net_setup "$DELAY_MS"
+    SRV ip -6 addr add $srv6/64 dev vs nodad
+    CLI ip -6 addr add 2001:db8::2/64 dev vc nodad
+    printf '%s sstp.test\n' $dead $srv6 >> /etc/hosts
+    order=$(CLI getent ahostsv6 sstp.test | awk '$2 == "STREAM" {print $1}' | tr '\n' ' ')
+    info "sstp.test resolves (getaddrinfo order) to: $order"
+    SSTPD_LISTEN=$srv6 SSTPD_PPP_EXTRA=+ipv6 sstpd_start mschap
+    SERVER_ARG=sstp.test
+    connect 1 30 10.77.0. $OPTS_MSCHAP +ipv6 $OPTS_EXTRA
+    check_connected 1 "ipv6 (server sstp.test, IPv6 only)" || exit 1
+    if grep -q "TCP connected to \[$srv6\]:443" "$CLOG"; then
+        t_start=$(grep -m1 ' INFO  connecting to ' "$CLOG" | cut -d' ' -f1)
+        t_tcp=$(grep -m1 'TCP connected to' "$CLOG" | cut -d' ' -f1)
+        dt=$(python3 -c 'import sys, datetime as d; f = lambda s: d.datetime.fromisoformat(s.rstrip("Z")); print("%.2f" % (f(sys.argv[2]) - f(sys.argv[1])).total_seconds())' "$t_start" "$t_tcp")
+        if [ "${order%% *}" = $dead ]; then
+            if awk -v s="$dt" 'BEGIN{exit !(s < 1.5)}'; then
+                pass "Happy Eyeballs: first address $dead never answered, connected to [$srv6]:443 after $dt s (stagger 250 ms, not after the first attempt's failure)"
+            else
+                fail "Happy Eyeballs: connected to [$srv6]:443 only after $dt s (the first address $dead should not delay it)"
+            fi
+        else
+            pass "TCP connected to [$srv6]:443 after $dt s (resolver put $srv6 first: the stagger was not exercised)"
+        fi
+    else
+        fail "no 'TCP connected to [$srv6]:443' in the client log"
+    fi
+    check_binding 1
+    if wait_log "$CLOG" "IPv6 up on $PPPIF" 10; then
+        pass "helper: $(grep -m1 "IPv6 up on $PPPIF" "$CLOG" | cut -c1-160)"
+    else
+        fail "helper logged no 'IPv6 up on $PPPIF'"
+    fi
+    ll=$(CLI ip -6 -o addr show dev "$PPPIF" scope link | awk '{print $4, $5, $6}' | head -1)
+    peer=$(echo "$ll" | awk '$2 == "peer" {sub("/.*", "", $3); print $3}')
+    if [ -n "$peer" ]; then
+        pass "ip -6 addr show $PPPIF (netns cli): inet6 $ll"
+        check_ping "$peer%$PPPIF" 3
+    else
+        fail "no IPv6 link-local address with a peer on $PPPIF: $(CLI ip -6 -o addr show dev "$PPPIF")"
+    fi
+    check_ping $PPP_LOCAL 2
+    check_teardown server
+    SERVER_ARG=
+}
+
 # The attack the crypto binding exists to stop: a TLS-terminating relay (socat, with its own
 # CA and a certificate for the same name) between the client and the real sstpd. The client
 # trusts the relay's CA (--ca-cert), so TLS succeeds and PPP authenticates through the relay;
@@ -746,6 +798,7 @@ case "$SCEN" in
     softether) scen_softether ;;
     relay)     scen_relay ;;
     route)     scen_route ;;
+    ipv6)      scen_ipv6 ;;
     demo)      scen_demo ;;
     nm-*)      . "$HERE/nm-guest.sh"; scen_nm "$SCEN" ;;   # NetworkManager scenarios (nm-guest.sh)
     *)         fail "unknown scenario $SCEN"; exit 2 ;;

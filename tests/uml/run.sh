@@ -4,7 +4,7 @@
 # our sstp-helper + pppd plugin as the client (or Debian's sstpc: CLIENT=sstpc).
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
-#   scenarios: mschap pap fast repeat softether relay route demo   (all = every one of them)
+#   scenarios: mschap pap fast repeat softether relay route ipv6 demo   (all = every one of them)
 #              nm-up nm-secrets nm-fail nm-repeat   (NetworkManager, nm-guest.sh)
 # env:
 #   CLIENT=ours|sstpc   client under test (default ours)
@@ -23,7 +23,7 @@
 set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-ALL="mschap pap fast repeat softether relay route demo"
+ALL="mschap pap fast repeat softether relay route ipv6 demo"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat"   # NetworkManager end to end: nm-guest.sh
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
@@ -89,14 +89,14 @@ ensure_softether() {
 }
 
 # ---------------------------------------------------------------- certificates
-make_certs() {   # $1 = out dir: throwaway CA + server cert for 192.0.2.1
+make_certs() {   # $1 = out dir: throwaway CA + server cert for 192.0.2.1 (+ 2001:db8::1, sstp.test)
     local d=$1
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sstp-rs test CA (throwaway)" \
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
         -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null || return 1
     openssl req -newkey rsa:2048 -nodes -subj "/CN=192.0.2.1" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null || return 1
     printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
-        "extendedKeyUsage=serverAuth" "subjectAltName=IP:192.0.2.1" > "$d/server.ext"
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:192.0.2.1,IP:2001:db8::1,DNS:sstp.test" > "$d/server.ext"
     openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
         -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null || return 1
     rm -f "$d/server.csr" "$d/ca.srl"
@@ -163,7 +163,7 @@ run_one() {
     [ -n "$retries" ] || { [ "$CLIENT" = sstpc ] && retries=5 || retries=1; }
     local loglevel=${HELPER_LOGLEVEL:-debug}; [ "$scen" = demo ] && loglevel=${HELPER_LOGLEVEL:-info}
     case "$scen" in
-        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route) tmo=180 ;; softether) tmo=360 ;;
+        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|ipv6) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
         nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
     esac
