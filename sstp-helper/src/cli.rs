@@ -109,6 +109,26 @@ pub struct Args {
     /// removed on exit, so a default route into the tunnel cannot cut the tunnel itself.
     #[arg(long)]
     pub save_server_route: bool,
+
+    /// After a failure the network or server may fix (unreachable, TLS handshake, HTTP, SSTP,
+    /// PPP negotiation, connection lost), connect again: after 1 s, doubling up to
+    /// --reconnect-max-delay. Never after a wrong password, a rejected certificate or
+    /// crypto binding, or a usage error.
+    #[arg(long)]
+    pub reconnect: bool,
+
+    /// The longest wait between reconnect attempts, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        requires = "reconnect"
+    )]
+    pub reconnect_max_delay: u64,
+
+    /// Give up after N failed attempts in a row (0: never).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "reconnect")]
+    pub reconnect_attempts: u32,
 }
 
 /// Split `SERVER[:PORT]` into host and port.

@@ -55,10 +55,15 @@ pub enum Error {
     Http(String),
     /// SSTP layer.
     Sstp(String),
+    /// The server aborted right after our crypto binding: a relay, or a misconfigured
+    /// server. Never retried.
+    BindingRejected(String),
     /// Authentication.
     Auth(String),
-    /// pppd.
+    /// pppd ran and stopped before the link came up (negotiation failed, peer silent).
     Pppd(String),
+    /// pppd could not be started at all (missing program or plugin, bad options).
+    PppdStart(String),
     /// Lost after connect.
     Lost(String),
     /// Anything else.
@@ -78,11 +83,38 @@ impl Error {
                 crate::tls::TlsClass::Config => exit::USAGE,
             },
             Error::Http(_) => exit::HTTP,
-            Error::Sstp(_) => exit::SSTP,
+            Error::Sstp(_) | Error::BindingRejected(_) => exit::SSTP,
             Error::Auth(_) => exit::AUTH,
-            Error::Pppd(_) => exit::PPPD,
+            Error::Pppd(_) | Error::PppdStart(_) => exit::PPPD,
             Error::Lost(_) => exit::LOST,
             Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}
+
+impl Error {
+    /// Whether `--reconnect` should try again after this: yes for what the network or the
+    /// server may fix by itself (resolve, TCP, TLS handshake, HTTP, SSTP, PPP negotiation, a
+    /// lost connection); never for a wrong password, a rejected certificate or binding, a
+    /// usage error, or pppd that cannot start: retrying those cannot help, and retrying
+    /// authentication can lock the account.
+    pub fn worth_retrying(&self) -> bool {
+        match self {
+            Error::Resolve { .. }
+            | Error::Connect { .. }
+            | Error::Http(_)
+            | Error::Sstp(_)
+            | Error::Pppd(_)
+            | Error::Lost(_) => true,
+            Error::Tls(e) => matches!(
+                e.class(),
+                crate::tls::TlsClass::Handshake | crate::tls::TlsClass::Io
+            ),
+            Error::Usage(_)
+            | Error::Auth(_)
+            | Error::BindingRejected(_)
+            | Error::PppdStart(_)
+            | Error::Internal(_) => false,
         }
     }
 }
@@ -95,9 +127,9 @@ impl fmt::Display for Error {
             Error::Connect { target, why } => write!(f, "cannot connect to {target}: {why}"),
             Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::Http(s) => write!(f, "HTTP: {s}"),
-            Error::Sstp(s) => write!(f, "SSTP: {s}"),
+            Error::Sstp(s) | Error::BindingRejected(s) => write!(f, "SSTP: {s}"),
             Error::Auth(s) => write!(f, "authentication failed: {s}"),
-            Error::Pppd(s) => write!(f, "{s}"),
+            Error::Pppd(s) | Error::PppdStart(s) => write!(f, "{s}"),
             Error::Lost(s) => write!(f, "connection lost: {s}"),
             Error::Internal(s) => write!(f, "internal error: {s}"),
         }
@@ -136,5 +168,47 @@ pub fn pppd_exit_meaning(code: i32) -> &'static str {
         18 => "the init script failed",
         19 => "we failed to authenticate to the peer",
         _ => "unknown exit status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_reconnect_retries() {
+        let retried = [
+            Error::Resolve {
+                host: "h".into(),
+                why: "w".into(),
+            },
+            Error::Connect {
+                target: "t".into(),
+                why: "w".into(),
+            },
+            Error::Http("503".into()),
+            Error::Sstp("negotiation timeout".into()),
+            Error::Pppd("pppd exited with status 10".into()),
+            Error::Lost("echo timeout".into()),
+        ];
+        for e in &retried {
+            assert!(e.worth_retrying(), "{e:?}");
+        }
+        let final_ = [
+            Error::Usage("u".into()),
+            Error::Auth("wrong password".into()),
+            Error::BindingRejected("relay".into()),
+            Error::PppdStart("no pppd".into()),
+            Error::Internal("bug".into()),
+        ];
+        for e in &final_ {
+            assert!(!e.worth_retrying(), "{e:?}");
+        }
+        // same exit codes as before the split
+        assert_eq!(
+            Error::BindingRejected(String::new()).exit_code(),
+            exit::SSTP
+        );
+        assert_eq!(Error::PppdStart(String::new()).exit_code(), exit::PPPD);
     }
 }

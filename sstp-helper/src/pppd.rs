@@ -62,7 +62,7 @@ pub fn default_plugin(pppd: &Path) -> Result<PathBuf, Error> {
         }
     }
     let Some(v) = pppd_version(pppd) else {
-        return Err(Error::Pppd(format!(
+        return Err(Error::PppdStart(format!(
             "pppd: cannot run {} --version; is ppp installed? (or pass --pppd)",
             pppd.display()
         )));
@@ -71,7 +71,7 @@ pub fn default_plugin(pppd: &Path) -> Result<PathBuf, Error> {
     if p.is_file() {
         Ok(p)
     } else {
-        Err(Error::Pppd(format!(
+        Err(Error::PppdStart(format!(
             "pppd: no sstp-rs plugin for pppd {v} at {}; pass --plugin PATH",
             p.display()
         )))
@@ -99,7 +99,7 @@ pub fn spawn(program: &Path, args: &[String]) -> Result<tokio::process::Child, E
         });
     }
     cmd.spawn()
-        .map_err(|e| Error::Pppd(format!("cannot start pppd ({}): {e}", program.display())))
+        .map_err(|e| Error::PppdStart(format!("cannot start pppd ({}): {e}", program.display())))
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub struct Settings {
     pub status: Option<std::fs::File>,
     /// Pin a host route to the server (`--save-server-route`).
     pub save_server_route: bool,
+    /// Try again after failures worth retrying (`--reconnect`).
+    pub reconnect: Option<Reconnect>,
 }
 
 impl Settings {
@@ -128,6 +130,12 @@ impl Settings {
                 .map(|fd| crate::password::adopt_fd(fd, "--status-fd"))
                 .transpose()?,
             save_server_route: args.save_server_route,
+            reconnect: args.reconnect.then(|| Reconnect {
+                first_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(args.reconnect_max_delay.max(1)),
+                max_attempts: args.reconnect_attempts,
+                stable_after: Duration::from_secs(60),
+            }),
         })
     }
 
@@ -244,6 +252,57 @@ async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStream,
 /// Run one connection until it ends. `Ok` means it was closed on request.
 pub async fn run(s: Settings) -> Result<(), Error> {
     let mut signals = Signals::new()?;
+    let Some(policy) = s.reconnect else {
+        return run_once(&s, &mut signals).await;
+    };
+    let mut delay = policy.first_delay;
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        let e = match run_once(&s, &mut signals).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if !e.worth_retrying() {
+            return Err(e);
+        }
+        // a connection that was up for a while starts the backoff again
+        if matches!(e, Error::Lost(_)) && started.elapsed() >= policy.stable_after {
+            delay = policy.first_delay;
+            failures = 0;
+        }
+        failures += 1;
+        if policy.max_attempts != 0 && failures >= policy.max_attempts {
+            warn!("giving up after {failures} failed attempts in a row (--reconnect-attempts)");
+            return Err(e);
+        }
+        warn!("{e}; reconnecting in {} s", delay.as_secs_f32());
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            sig = signals.recv() => {
+                info!("{sig} received while waiting to reconnect: stopping");
+                return Ok(());
+            }
+        }
+        delay = (delay * 2).min(policy.max_delay);
+    }
+}
+
+/// `--reconnect`: exponential backoff from `first_delay`, doubling up to `max_delay`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reconnect {
+    /// Wait before the first retry.
+    pub first_delay: Duration,
+    /// The cap of the doubling wait.
+    pub max_delay: Duration,
+    /// Give up after this many failures in a row (0: never).
+    pub max_attempts: u32,
+    /// A connection lost after being up this long resets the backoff.
+    pub stable_after: Duration,
+}
+
+/// One connection attempt, from TCP to the end of the call.
+async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
     let mut link = PluginLink::bind()?;
     info!("connecting to {}:{}", s.host, s.port);
     let connect = async {
@@ -284,7 +343,7 @@ pub async fn run(s: Settings) -> Result<(), Error> {
     debug!("SSTPCORRELATIONID {}", cfg.correlation_id);
     let client = Client::new(cfg, Instant::now().into_std());
     let mut session = Session {
-        s: &s,
+        s,
         client,
         tls,
         pty: None,
@@ -302,7 +361,7 @@ pub async fn run(s: Settings) -> Result<(), Error> {
         stop_requested: false,
         pppd_kill_at: None,
     };
-    let reason = session.pump(&mut signals, &mut link).await;
+    let reason = session.pump(signals, &mut link).await;
     session.finish().await;
     session.outcome(reason)
 }
@@ -720,11 +779,14 @@ where
             return Ok(());
         }
         match reason {
-            CloseReason::Local if self.pppd_start_error.is_some() => Err(Error::Pppd(
+            CloseReason::Local if self.pppd_start_error.is_some() => Err(Error::PppdStart(
                 self.pppd_start_error.clone().unwrap_or_default(),
             )),
             CloseReason::Local => {
                 let code = self.pppd_exit.unwrap_or(-1);
+                if code < 0 && !self.ip_up {
+                    return Err(Error::PppdStart("pppd could not be started".into()));
+                }
                 let what = if code < 0 {
                     "pppd could not be started".to_string()
                 } else {
@@ -735,6 +797,9 @@ where
                 };
                 if self.ip_up {
                     Err(Error::Lost(what))
+                } else if matches!(code, 1..=4) {
+                    // fatal error, bad options, not root, no kernel PPP: trying again won't help
+                    Err(Error::PppdStart(format!("{what} before the link came up")))
                 } else {
                     Err(Error::Pppd(format!("{what} before the link came up")))
                 }
@@ -742,7 +807,7 @@ where
             CloseReason::Http(e) => Err(Error::Http(e.to_string())),
             CloseReason::HttpTimeout => Err(Error::Http(reason.to_string())),
             CloseReason::ServerAbort(_) if self.binding_sent && !self.ip_up => {
-                Err(Error::Sstp(format!(
+                Err(Error::BindingRejected(format!(
                     "{reason} right after the crypto binding: the server rejected the binding \
                      (is something intercepting the TLS connection?)"
                 )))

@@ -860,3 +860,130 @@ fn sigkill_to_the_helper_takes_pppd_down() {
     );
     h.assert_nothing_left();
 }
+
+// ---------------------------------------------------------------------------
+// --reconnect
+
+/// The server goes away after the call started and comes back on the same port: the helper
+/// (with --reconnect) says why and when it will try again, retries with backoff and gets a
+/// new call; SIGTERM then ends it with exit 0, no ERROR line, nothing left.
+#[test]
+fn reconnect_after_the_server_restarts() {
+    let cert = ServerCert::generate(LeafKind::Good);
+    let (addr, srv) = TestServer::start(Mode::Normal, &cert);
+    let h = Helper::new(&cert);
+    let srv2 = std::sync::Mutex::new(None);
+    let o = h.run_with(
+        &addr.to_string(),
+        &["--reconnect", "--reconnect-max-delay", "2"],
+        |pid| {
+            assert!(
+                wait_until(QUICK, || h.pppd_pid().is_some()),
+                "the first call did not reach pppd"
+            );
+            let first_pppd = h.pppd_pid();
+            drop(srv); // the server and its connection vanish
+            std::thread::sleep(Duration::from_millis(1500)); // at least one refused attempt
+            let (_, s2) = TestServer::start_on(addr, Mode::Normal, &cert);
+            assert!(
+                s2.wait_message(MessageType::CallConnectRequest, Duration::from_secs(10)),
+                "no new call after the server came back"
+            );
+            assert!(
+                wait_until(QUICK, || h.pppd_pid().is_some()
+                    && h.pppd_pid() != first_pppd),
+                "no new pppd for the second call"
+            );
+            *srv2.lock().unwrap() = Some(s2);
+            sigterm(pid);
+            true
+        },
+    );
+    o.assert_exit(0);
+    assert!(
+        o.error_lines().is_empty(),
+        "no ERROR line expected:\n{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.contains(" WARN ") && l.contains("reconnecting in 1 s")),
+        "the first retry is announced with its delay:\n{}",
+        o.stderr
+    );
+    o.assert_within(QUICK);
+    let s2 = srv2.lock().unwrap().take().expect("second server");
+    assert!(
+        s2.wait_message(MessageType::CallDisconnect, QUICK),
+        "the second call ended with Call Disconnect"
+    );
+    h.assert_nothing_left();
+}
+
+/// A wrong password (pppd exits 19) is never retried: retrying cannot help and can lock the
+/// account. Exit 9 after one connection.
+#[test]
+fn reconnect_never_retries_a_wrong_password() {
+    let (addr, srv, mut h) = scenario(Mode::Normal, LeafKind::Good);
+    let pppd = h.scratch.path("pppd-auth-fails");
+    std::fs::write(&pppd, "#!/bin/sh\nexit 19\n").unwrap();
+    std::fs::set_permissions(&pppd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    h.pppd = pppd;
+    let o = h.run(&addr.to_string(), &["--reconnect"]);
+    o.assert_exit(9);
+    o.assert_error(&["authentication failed"]);
+    assert!(
+        !o.stderr.contains("reconnecting"),
+        "no retry:\n{}",
+        o.stderr
+    );
+    assert_eq!(srv.connections(), 1, "exactly one connection");
+    h.assert_nothing_left();
+}
+
+/// A rejected certificate is not retried either.
+#[test]
+fn reconnect_never_retries_a_rejected_certificate() {
+    let (addr, srv, h) = scenario(Mode::Normal, LeafKind::Expired);
+    let o = h.run(&addr.to_string(), &["--reconnect"]);
+    o.assert_exit(6);
+    assert!(
+        !o.stderr.contains("reconnecting"),
+        "no retry:\n{}",
+        o.stderr
+    );
+    assert_eq!(srv.connections(), 1, "exactly one connection");
+    h.assert_pppd_not_started();
+    h.assert_nothing_left();
+}
+
+/// Backoff doubles (1 s, 2 s) and --reconnect-attempts bounds it: three refused attempts,
+/// two announced retries, then the TCP error as the one ERROR line.
+#[test]
+fn reconnect_backs_off_and_gives_up_after_the_attempt_limit() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cert = ServerCert::generate(LeafKind::Good);
+    let h = Helper::new(&cert);
+    let o = h.run(
+        &format!("127.0.0.1:{port}"),
+        &["--reconnect", "--reconnect-attempts", "3"],
+    );
+    o.assert_exit(4);
+    o.assert_error(&["cannot connect", "refused"]);
+    let waits: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter_map(|l| l.split("reconnecting in ").nth(1))
+        .collect();
+    assert_eq!(waits, vec!["1 s", "2 s"], "stderr:\n{}", o.stderr);
+    assert!(
+        o.elapsed >= Duration::from_secs(3) && o.elapsed < Duration::from_secs(6),
+        "1 s + 2 s of backoff, took {:?}",
+        o.elapsed
+    );
+    h.assert_nothing_left();
+}

@@ -123,8 +123,11 @@ sstpd_start() {   # $1 = mschap | pap
     printf '%s\n' "name sstpd" auth $auth nobsdcomp nodeflate novj nologfd \
         "logfile $OUT/pppd-server.log" debug nodefaultroute ${SSTPD_PPP_EXTRA:-} > /tmp/options.sstpd
     cp /tmp/options.sstpd "$OUT/options.sstpd"
-    if [ "$1" = pap ] && [ "${SSTPD_PAP_FIX:-1}" = 1 ]; then sstpd_pap_fix; fi
-    if [ "${SSTPD_REUSE_FIX:-1}" = 1 ]; then sstpd_reuse_fix; fi
+    if [ -z "${SSTPD_PATCHED:-}" ]; then   # once per boot (a restarted sstpd is already patched)
+        if [ "$1" = pap ] && [ "${SSTPD_PAP_FIX:-1}" = 1 ]; then sstpd_pap_fix; fi
+        if [ "${SSTPD_REUSE_FIX:-1}" = 1 ]; then sstpd_reuse_fix; fi
+        SSTPD_PATCHED=1
+    fi
     # sstpd verifies the compound MAC only if this works (it asks pppd at start-up)
     if pppd plugin sstp-pppd-plugin.so notty dryrun >/dev/null 2>&1; then
         info "server pppd loads sstp-pppd-plugin.so: sstpd will verify the crypto binding's compound MAC"
@@ -133,7 +136,7 @@ sstpd_start() {   # $1 = mschap | pap
     fi
     "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l "${SSTPD_LISTEN:-$SRV_IP}" -p 443 \
         -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
-        --local $PPP_LOCAL --remote 10.77.0.0/24 -v "${SSTPD_LOGLEVEL:-10}" > "$OUT/sstpd.log" 2>&1 &
+        --local $PPP_LOCAL --remote 10.77.0.0/24 -v "${SSTPD_LOGLEVEL:-10}" >> "$OUT/sstpd.log" 2>&1 &
     SSTPD_PID=$!
     local i
     for i in $(seq 200); do
@@ -630,6 +633,51 @@ scen_ipv6() {
     SERVER_ARG=
 }
 
+# --reconnect against the real server: sstpd is killed while the tunnel is up and started
+# again; the helper must announce the retry, back off while nothing listens, and bring the
+# tunnel up again by itself. Then a wrong password with --reconnect: exit 9 after one try.
+scen_reconnect() {
+    local n_up n_tcp rc
+    net_setup "$DELAY_MS"
+    sstpd_start mschap
+    HELPER_ARGS="--reconnect --reconnect-max-delay 4"
+    connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "reconnect (first call)" || exit 1
+    kill -KILL "$SSTPD_PID"; wait "$SSTPD_PID" 2>/dev/null
+    info "sstpd killed (SIGKILL) while the tunnel was up"
+    sleep 3
+    sstpd_start mschap
+    local i
+    for i in $(seq 300); do
+        [ "$(grep -c 'IP up with' "$CLOG")" -ge 2 ] && break
+        alive "$CPID" || break
+        sleep 0.1
+    done
+    n_up=$(grep -c 'IP up with' "$CLOG")
+    if [ "$n_up" -ge 2 ] && grep -q 'reconnecting in' "$CLOG"; then
+        pass "the helper reconnected by itself: $(grep 'reconnecting in' "$CLOG" | cut -d' ' -f2- | tr '\n' '|' | cut -c1-300) then $(grep 'IP up with' "$CLOG" | tail -1 | cut -d' ' -f2- | cut -c1-100)"
+    else
+        fail "no second 'IP up' after the server came back ($n_up IP up lines; client alive: $(alive "$CPID" && echo yes || echo no))"
+    fi
+    check_binding 2
+    if grep -q ' ERROR ' "$CLOG"; then fail "ERROR line(s) in a run that recovered: $(grep ' ERROR ' "$CLOG" | head -2)"; fi
+    wait_ip_up 10 10.77.0. && check_ping $PPP_LOCAL 2
+    check_teardown server
+    # a wrong password is never retried
+    printf '%s' wrong-password > /tmp/pw-wrong.txt; chmod 600 /tmp/pw-wrong.txt
+    CLOG=$OUT/client.wrongpw.log
+    "${IN_CLI[@]}" timeout -k 5 60 "$HELPER" --user $USER_NAME --password-file /tmp/pw-wrong.txt --ca-cert "$OUT/ca.pem" \
+        --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" --reconnect $SRV_IP -- $OPTS_MSCHAP > "$CLOG" 2>&1
+    rc=$?
+    n_tcp=$(grep -c 'TCP connected' "$CLOG")
+    if [ "$rc" = 9 ] && [ "$n_tcp" = 1 ] && ! grep -q 'reconnecting in' "$CLOG"; then
+        pass "wrong password with --reconnect: exit 9 after $n_tcp connection, no retry: $(grep -m1 ' ERROR ' "$CLOG" | cut -d' ' -f2- | cut -c1-160)"
+    else
+        fail "wrong password with --reconnect: exit $rc, $n_tcp TCP connections, retries: $(grep -c 'reconnecting in' "$CLOG")"
+    fi
+    HELPER_ARGS=
+}
+
 # The attack the crypto binding exists to stop: a TLS-terminating relay (socat, with its own
 # CA and a certificate for the same name) between the client and the real sstpd. The client
 # trusts the relay's CA (--ca-cert), so TLS succeeds and PPP authenticates through the relay;
@@ -799,6 +847,7 @@ case "$SCEN" in
     relay)     scen_relay ;;
     route)     scen_route ;;
     ipv6)      scen_ipv6 ;;
+    reconnect) scen_reconnect ;;
     demo)      scen_demo ;;
     nm-*)      . "$HERE/nm-guest.sh"; scen_nm "$SCEN" ;;   # NetworkManager scenarios (nm-guest.sh)
     *)         fail "unknown scenario $SCEN"; exit 2 ;;
