@@ -127,11 +127,11 @@ fn scope_of(path: &Path) -> u8 {
     }
 }
 
-/// RTM_NEWROUTE: `dst`/32 (or /128) via `path`, failing if it exists (then it is not ours).
-pub fn encode_add(seq: u32, dst: &IpAddr, path: &Path) -> Vec<u8> {
+/// RTM_NEWROUTE or RTM_DELROUTE of the host route `dst` via `path` in the main table.
+fn host_route(kind: u16, flags: u16, seq: u32, dst: &IpAddr, path: &Path) -> Vec<u8> {
     route_msg(
-        RTM_NEWROUTE,
-        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        kind,
+        flags,
         seq,
         dst,
         RT_TABLE_MAIN,
@@ -142,19 +142,15 @@ pub fn encode_add(seq: u32, dst: &IpAddr, path: &Path) -> Vec<u8> {
     )
 }
 
+/// RTM_NEWROUTE: `dst`/32 (or /128) via `path`, failing if it exists (then it is not ours).
+pub fn encode_add(seq: u32, dst: &IpAddr, path: &Path) -> Vec<u8> {
+    let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    host_route(RTM_NEWROUTE, flags, seq, dst, path)
+}
+
 /// RTM_DELROUTE of exactly the route [`encode_add`] made.
 pub fn encode_del(seq: u32, dst: &IpAddr, path: &Path) -> Vec<u8> {
-    route_msg(
-        RTM_DELROUTE,
-        NLM_F_REQUEST | NLM_F_ACK,
-        seq,
-        dst,
-        RT_TABLE_MAIN,
-        RTPROT_STATIC,
-        scope_of(path),
-        RTN_UNICAST,
-        &next_hop_attrs(path),
-    )
+    host_route(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, seq, dst, path)
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {

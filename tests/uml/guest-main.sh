@@ -678,41 +678,49 @@ scen_reconnect() {
     HELPER_ARGS=
 }
 
+# SIGKILL pid $1 (a pppd) and wait up to 10 s for the client to exit; passes if it exits
+# 11 with exactly one ERROR line matching the regex $3. $2 = what was killed (for the lines)
+kill_and_expect_lost() {
+    local p=$1 what=$2 want=$3 t0 secs rc err i
+    t0=$EPOCHREALTIME
+    kill -KILL "$p"
+    for i in $(seq 100); do alive "$CPID" || break; sleep 0.1; done
+    secs=$(el "$t0" "$EPOCHREALTIME")
+    if alive "$CPID"; then fail "$what SIGKILLed: the helper still runs after $secs s"; kill_cli_leftovers; return; fi
+    wait "$CPID"; rc=$?; CPID=
+    err=$(grep ' ERROR ' "$CLOG" | cut -d' ' -f2-)
+    if [ "$rc" = 11 ] && [ "$(grep -c ' ERROR ' "$CLOG")" = 1 ] && echo "$err" | grep -Eqi "$want"; then
+        pass "$what SIGKILLed: helper exited $rc after $secs s: $err"
+    else
+        fail "$what SIGKILLed: exit $rc after $secs s, error line(s): ${err:-none} (want 11 and one line matching '$want')"
+    fi
+}
+check_nothing_left() {
+    sleep 1
+    [ -z "$(cli_leftovers)" ] && pass "nothing left in netns cli" || { fail "left in netns cli: $(cli_leftovers | tr '\n' ' ')"; kill_cli_leftovers; }
+    CLI ip -o link show | grep -q ': ppp' && fail "a ppp interface is left in netns cli"
+}
+
 # Crashes with the real pppd on either side while the tunnel is up:
 # 1. the client's pppd is SIGKILLed: the helper must say so, end the SSTP call (Call
 #    Disconnect or Abort reaches sstpd), exit 11 (lost), and leave nothing;
 # 2. the server's pppd is SIGKILLed: sstpd sends Call Disconnect; the helper must
 #    acknowledge it, exit 11 with a line that says the server disconnected, leave nothing.
 scen_crash() {
-    local p rc secs t0 err
+    local p
     net_setup "$DELAY_MS"
     sstpd_start mschap
     CTAG=client.kill-client-pppd
     connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
     check_connected 1 "crash 1 (client pppd)" || exit 1
     p=$(for x in $(pgrep -x pppd); do [ "$(ip netns identify "$x")" = cli ] && echo "$x"; done | head -1)
-    t0=$EPOCHREALTIME
-    kill -KILL "$p"
-    for i in $(seq 100); do alive "$CPID" || break; sleep 0.1; done
-    secs=$(el "$t0" "$EPOCHREALTIME")
-    if alive "$CPID"; then fail "client pppd SIGKILLed: the helper still runs after $secs s"; kill_cli_leftovers
-    else
-        wait "$CPID"; rc=$?; CPID=
-        err=$(grep ' ERROR ' "$CLOG" | cut -d' ' -f2-)
-        if [ "$rc" = 11 ] && [ "$(grep -c ' ERROR ' "$CLOG")" = 1 ] && echo "$err" | grep -q "pppd.*killed by SIGKILL"; then
-            pass "client pppd SIGKILLed: helper exited $rc after $secs s: $err"
-        else
-            fail "client pppd SIGKILLed: exit $rc after $secs s, error line(s): ${err:-none} (want 11, one line naming pppd)"
-        fi
-    fi
+    kill_and_expect_lost "$p" "client pppd" "pppd.*killed by SIGKILL"
     if wait_log "$OUT/sstpd.log" "\((CALL_DISCONNECT|CALL_ABORT)\) received" 5; then
         pass "sstpd: $(grep -E -m1 '\((CALL_DISCONNECT|CALL_ABORT)\) received' "$OUT/sstpd.log" | cut -c1-150)"
     else
         fail "sstpd got neither Call Disconnect nor Call Abort after the client's pppd died"
     fi
-    sleep 1
-    [ -z "$(cli_leftovers)" ] && pass "nothing left in netns cli" || { fail "left in netns cli: $(cli_leftovers | tr '\n' ' ')"; kill_cli_leftovers; }
-    CLI ip -o link show | grep -q ': ppp' && fail "a ppp interface is left in netns cli"
+    check_nothing_left
 
     CTAG=client.kill-server-pppd
     connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
@@ -720,29 +728,14 @@ scen_crash() {
     local before; before=$(grep -c 'CALL_DISCONNECT_ACK) received' "$OUT/sstpd.log")
     # the newest server pppd (an earlier call's may still be winding down)
     p=$(for x in $(pgrep -x pppd); do [ "$(ip netns identify "$x")" = srv ] && echo "$x"; done | sort -n | tail -1)
-    t0=$EPOCHREALTIME
-    kill -KILL "$p"
-    for i in $(seq 100); do alive "$CPID" || break; sleep 0.1; done
-    secs=$(el "$t0" "$EPOCHREALTIME")
-    if alive "$CPID"; then fail "server pppd SIGKILLed: the helper still runs after $secs s"; kill_cli_leftovers
-    else
-        wait "$CPID"; rc=$?; CPID=
-        err=$(grep ' ERROR ' "$CLOG" | cut -d' ' -f2-)
-        if [ "$rc" = 11 ] && [ "$(grep -c ' ERROR ' "$CLOG")" = 1 ] && echo "$err" | grep -qi disconnect; then
-            pass "server pppd SIGKILLed: helper exited $rc after $secs s: $err"
-        else
-            fail "server pppd SIGKILLed: exit $rc after $secs s, error line(s): ${err:-none} (want 11, one line saying the server disconnected)"
-        fi
-    fi
+    kill_and_expect_lost "$p" "server pppd" "server disconnected"
     sleep 0.5
     if [ "$(grep -c 'CALL_DISCONNECT_ACK) received' "$OUT/sstpd.log")" -gt "$before" ]; then
         pass "sstpd received the client's Call Disconnect Ack for its Call Disconnect"
     else
         fail "sstpd logged no Call Disconnect Ack from the client"
     fi
-    sleep 1
-    [ -z "$(cli_leftovers)" ] && pass "nothing left in netns cli" || { fail "left in netns cli: $(cli_leftovers | tr '\n' ' ')"; kill_cli_leftovers; }
-    CLI ip -o link show | grep -q ': ppp' && fail "a ppp interface is left in netns cli"
+    check_nothing_left
     CTAG=client
 }
 
