@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static REPORT: OnceLock<Mutex<File>> = OnceLock::new();
 
@@ -153,11 +153,21 @@ fn write_frame(tty: &mut File, hdlc_bytes: &[u8], ppp_len: usize) -> std::io::Re
     Ok(())
 }
 
-/// Report the counters once a second until the process ends.
+/// Report the counters every `STATS_EVERY` until the process ends (even while the main
+/// thread is blocked writing to a full pty).
+fn stats_thread() {
+    std::thread::spawn(|| loop {
+        std::thread::sleep(STATS_EVERY);
+        report(&format!("stats {}", stats()));
+    });
+}
+
+const STATS_EVERY: Duration = Duration::from_millis(500);
+
+/// Nothing more to do: wait for a signal or a hangup.
 fn idle() -> ! {
     loop {
-        std::thread::sleep(Duration::from_secs(1));
-        report(&format!("stats {}", stats()));
+        std::thread::park();
     }
 }
 
@@ -165,7 +175,6 @@ fn flood(tty: &mut File, bytes: Option<u64>, frame_len: usize) -> ! {
     let frame = ipv4_frame(frame_len);
     let mut enc = Vec::new();
     hdlc::encode(&frame, &mut enc);
-    let mut last = Instant::now();
     loop {
         if bytes.is_some_and(|b| TX_BYTES.load(Ordering::Relaxed) >= b) {
             report(&format!("flood-done {}", stats()));
@@ -174,10 +183,6 @@ fn flood(tty: &mut File, bytes: Option<u64>, frame_len: usize) -> ! {
         if let Err(e) = write_frame(tty, &enc, frame.len()) {
             report(&format!("tty-error op=write error={}", e.kind()));
             idle()
-        }
-        if last.elapsed() >= Duration::from_secs(1) {
-            last = Instant::now();
-            report(&format!("stats {}", stats()));
         }
     }
 }
@@ -239,6 +244,7 @@ fn run() -> Result<(), String> {
     }
     if mode == Mode::HoldAuth {
         report("holding-auth");
+        stats_thread();
         idle()
     }
     let (s, r) = standin::keys(seed);
@@ -271,6 +277,7 @@ fn run() -> Result<(), String> {
     )
     .map_err(|e| format!("send: {e}"))?;
     report("ip-up ifname=ppp0 local=10.77.0.2");
+    stats_thread();
     match mode {
         Mode::Idle | Mode::Sink | Mode::HoldAuth => idle(),
         Mode::Exit { code, after_ms } => {

@@ -272,7 +272,7 @@ impl Helper {
         if during(child.id() as i32) {
             t0 = Instant::now();
         }
-        let hard = Instant::now() + Duration::from_secs(90);
+        let hard = Instant::now() + Duration::from_secs(150);
         let status = loop {
             if let Some(st) = child.try_wait().unwrap() {
                 break Some(st);
@@ -287,7 +287,7 @@ impl Helper {
         let elapsed = t0.elapsed();
         let stderr = err_t.join().unwrap() + &out_t.join().unwrap();
         let status =
-            status.unwrap_or_else(|| panic!("sstp-helper did not exit in 90 s:\n{stderr}"));
+            status.unwrap_or_else(|| panic!("sstp-helper did not exit in 150 s:\n{stderr}"));
         Outcome {
             code: status.code(),
             stderr,
