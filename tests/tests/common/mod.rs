@@ -92,6 +92,8 @@ impl Drop for Scratch {
 pub struct Outcome {
     pub code: Option<i32>,
     pub stderr: String,
+    /// stderr and stdout as bytes (for scans of raw secrets).
+    pub raw: Vec<u8>,
     /// From start (or from SIGTERM, when one was sent) to exit.
     pub elapsed: Duration,
 }
@@ -182,6 +184,11 @@ impl Helper {
         self
     }
 
+    /// Use this password (the default is `secret`).
+    pub fn set_password(&self, pw: &str) {
+        std::fs::write(&self.pw, format!("{pw}\n")).unwrap();
+    }
+
     /// The stand-in's report so far.
     pub fn report(&self) -> Vec<standin::Event> {
         standin::read_report(&self.scratch.dir)
@@ -259,13 +266,13 @@ impl Helper {
         let mut err = child.stderr.take().unwrap();
         let mut out = child.stdout.take().unwrap();
         let err_t = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
             s
         });
         let out_t = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
             s
         });
         let mut t0 = start;
@@ -285,12 +292,15 @@ impl Helper {
             std::thread::sleep(Duration::from_millis(10));
         };
         let elapsed = t0.elapsed();
-        let stderr = err_t.join().unwrap() + &out_t.join().unwrap();
+        let mut raw = err_t.join().unwrap();
+        raw.extend(out_t.join().unwrap());
+        let stderr = String::from_utf8_lossy(&raw).into_owned();
         let status =
             status.unwrap_or_else(|| panic!("sstp-helper did not exit in 150 s:\n{stderr}"));
         Outcome {
             code: status.code(),
             stderr,
+            raw,
             elapsed,
         }
     }
