@@ -144,17 +144,9 @@ impl From<crate::tls::TlsError> for Error {
     }
 }
 
-/// What pppd's exit status means (pppd(8), EXIT STATUS); 128 + N is "killed by signal N"
-/// (how the helper records a pppd that a signal ended).
-pub fn pppd_exit_meaning(code: i32) -> std::borrow::Cow<'static, str> {
-    if (129..=128 + 64).contains(&code) {
-        let n = code - 128;
-        return match nix::sys::signal::Signal::try_from(n) {
-            Ok(sig) => format!("killed by {sig}").into(),
-            Err(_) => format!("killed by signal {n}").into(),
-        };
-    }
-    let s = match code {
+/// What pppd's exit status means (pppd(8), EXIT STATUS).
+pub fn pppd_exit_meaning(code: i32) -> &'static str {
+    match code {
         0 => "normal exit",
         1 => "fatal error",
         2 => "error in its options",
@@ -176,8 +168,7 @@ pub fn pppd_exit_meaning(code: i32) -> std::borrow::Cow<'static, str> {
         18 => "the init script failed",
         19 => "we failed to authenticate to the peer",
         _ => "unknown exit status",
-    };
-    s.into()
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +204,6 @@ mod tests {
         for e in &final_ {
             assert!(!e.worth_retrying(), "{e:?}");
         }
-        assert_eq!(pppd_exit_meaning(137), "killed by SIGKILL");
         assert_eq!(pppd_exit_meaning(10), "PPP negotiation failed");
         // same exit codes as before the split
         assert_eq!(

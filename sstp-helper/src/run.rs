@@ -17,7 +17,7 @@ use sstp_proto::secret::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::Child;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -28,6 +28,10 @@ const CONNECT_STAGGER: Duration = Duration::from_millis(250);
 
 /// How long pppd gets to stop after SIGTERM before SIGKILL.
 const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Unsent TLS bytes above which the loop stops reading pppd: a server that stops reading
+/// holds pppd back (its pty fills) instead of growing our memory.
+const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
 
 /// Everything the connection needs, resolved from the command line.
 pub struct Settings {
@@ -350,6 +354,10 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         child: None,
         deframer: hdlc::Deframer::new(),
         pty_out: Vec::with_capacity(32768),
+        tls_out: Vec::with_capacity(32768),
+        tls_queued: 0,
+        tls_written: 0,
+        ack_at: None,
         pppd_ready: false,
         ack_pending: false,
         ip_up: false,
@@ -357,6 +365,7 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         auth_rejected: None,
         binding_sent: false,
         pppd_exit: None,
+        pppd_signal: None,
         pppd_start_error: None,
         stop_requested: false,
         pppd_kill_at: None,
@@ -374,18 +383,75 @@ struct Session<'a, S> {
     child: Option<Child>,
     deframer: hdlc::Deframer,
     pty_out: Vec<u8>,
+    /// Bytes for TLS not yet taken by the TLS stream. Written from the select loop, so a
+    /// server that stops reading never blocks signals, timers or pppd's exit.
+    tls_out: Vec<u8>,
+    /// Bytes ever queued to / written from `tls_out`.
+    tls_queued: u64,
+    tls_written: u64,
+    /// Send AuthAck once `tls_written` reaches this (Call Connected is on the wire).
+    ack_at: Option<u64>,
     /// pppd has written its first frame: its line discipline is set up.
     pppd_ready: bool,
-    /// Send AuthAck to the plugin once the current transmit is flushed.
+    /// Send AuthAck to the plugin now.
     ack_pending: bool,
     ip_up: bool,
     auth_method: Option<AuthMethod>,
     auth_rejected: Option<String>,
     binding_sent: bool,
     pppd_exit: Option<i32>,
+    /// The signal that killed pppd, if one did.
+    pppd_signal: Option<i32>,
     pppd_start_error: Option<String>,
     stop_requested: bool,
     pppd_kill_at: Option<Instant>,
+}
+
+/// One TLS event: bytes written from the queue, or bytes read.
+enum TlsIo {
+    Wrote(std::io::Result<usize>),
+    Read(std::io::Result<usize>),
+}
+
+/// Write from `out` (if anything is queued) and read into `buf`, whichever is ready first
+/// (`read_first` alternates so neither direction starves the other). Both directions share
+/// one stream, so they are polled together from one select branch. Dropping the future loses
+/// nothing: unwritten bytes stay in `out` and are offered again.
+fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    cx: &mut std::task::Context<'_>,
+    tls: &mut S,
+    buf: &mut [u8],
+    out: &[u8],
+    read_first: bool,
+) -> std::task::Poll<TlsIo> {
+    use std::pin::Pin;
+    use std::task::Poll;
+    let write = |tls: &mut S, cx: &mut std::task::Context<'_>| {
+        if out.is_empty() {
+            return None;
+        }
+        match Pin::new(tls).poll_write(cx, out) {
+            Poll::Ready(r) => Some(TlsIo::Wrote(r)),
+            Poll::Pending => None,
+        }
+    };
+    if !read_first {
+        if let Some(w) = write(tls, cx) {
+            return Poll::Ready(w);
+        }
+    }
+    let mut rb = tokio::io::ReadBuf::new(buf);
+    match Pin::new(&mut *tls).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => return Poll::Ready(TlsIo::Read(Ok(rb.filled().len()))),
+        Poll::Ready(Err(e)) => return Poll::Ready(TlsIo::Read(Err(e))),
+        Poll::Pending => {}
+    }
+    if read_first {
+        if let Some(w) = write(tls, cx) {
+            return Poll::Ready(w);
+        }
+    }
+    Poll::Pending
 }
 
 async fn child_wait(c: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
@@ -414,6 +480,20 @@ fn exit_code(st: std::process::ExitStatus) -> i32 {
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
+/// "exited with status 5 (terminated by a signal)" or "was killed by signal 9 (SIGKILL)":
+/// a pppd that crashed or was killed has no exit status, and 137 would mislead.
+fn describe_exit(code: i32, signal: Option<i32>) -> String {
+    match signal {
+        Some(sig) => {
+            let name = nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("unknown signal");
+            format!("was killed by signal {sig} ({name})")
+        }
+        None => format!("exited with status {code} ({})", pppd_exit_meaning(code)),
+    }
+}
+
 impl<S> Session<'_, S>
 where
     S: AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -422,26 +502,44 @@ where
     async fn pump(&mut self, signals: &mut Signals, link: &mut PluginLink) -> CloseReason {
         let mut tls_buf = vec![0u8; 32768];
         let mut pty_buf = vec![0u8; 32768];
+        let mut read_first = false;
         loop {
+            read_first = !read_first;
             // 1. Drain the machine in a fixed order.
             if let Some(r) = self.drain(link).await {
                 return r;
             }
             let deadline = self.client.poll_timeout().map(Instant::from_std);
             // 2. Wait for one source.
+            let take_from_pppd = self.tls_out.len() < TLS_OUT_HIGH_WATER;
+            let tls = &mut self.tls;
+            let out = &self.tls_out;
             tokio::select! {
-                r = self.tls.read(&mut tls_buf) => {
+                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first)) => {
                     let now = std::time::Instant::now();
-                    match r {
-                        Ok(0) => self.client.handle_tls_closed(now),
-                        Ok(n) => self.client.handle_tls_bytes(&tls_buf[..n], now),
-                        Err(e) => {
+                    match io {
+                        TlsIo::Wrote(Ok(n)) => {
+                            self.tls_out.drain(..n);
+                            self.tls_written += n as u64;
+                            if self.ack_at.is_some_and(|a| self.tls_written >= a) {
+                                self.ack_at = None;
+                                self.ack_pending = true;
+                            }
+                        }
+                        TlsIo::Wrote(Err(e)) => {
+                            warn!("TLS write: {e}");
+                            self.tls_out.clear();
+                            self.client.handle_tls_closed(now);
+                        }
+                        TlsIo::Read(Ok(0)) => self.client.handle_tls_closed(now),
+                        TlsIo::Read(Ok(n)) => self.client.handle_tls_bytes(&tls_buf[..n], now),
+                        TlsIo::Read(Err(e)) => {
                             warn!("TLS read: {e}");
                             self.client.handle_tls_closed(now);
                         }
                     }
                 }
-                r = pty_read(&self.pty, &mut pty_buf) => match r {
+                r = pty_read(&self.pty, &mut pty_buf), if take_from_pppd => match r {
                     Ok(n) if n > 0 => {
                         self.deframer.push(&pty_buf[..n]);
                         let now = std::time::Instant::now();
@@ -471,14 +569,18 @@ where
                     self.client.handle_timeout(std::time::Instant::now());
                 }
                 st = child_wait(&mut self.child) => {
-                    let code = st.map(exit_code).unwrap_or(-1);
+                    let code = st.as_ref().map(|s| exit_code(*s)).unwrap_or(-1);
+                    self.pppd_signal = st.ok().and_then(|s| {
+                        use std::os::unix::process::ExitStatusExt;
+                        s.signal()
+                    });
                     self.child = None;
                     self.pty = None;
                     self.pppd_exit = Some(code);
                     if code == 0 || (self.stop_requested && code == 5) {
                         info!("pppd exited ({})", pppd_exit_meaning(code));
                     } else {
-                        warn!("pppd exited with status {code} ({})", pppd_exit_meaning(code));
+                        warn!("pppd {}", describe_exit(code, self.pppd_signal));
                     }
                     self.pppd_kill_at = None;
                     self.client.disconnect(std::time::Instant::now());
@@ -538,18 +640,9 @@ where
     async fn drain_once(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
         let tx = self.client.transmit();
         if !tx.is_empty() {
-            let mut out = std::mem::take(tx);
-            let r = self.tls.write_all(&out).await;
-            let r = match r {
-                Ok(()) => self.tls.flush().await,
-                Err(e) => Err(e),
-            };
-            out.clear();
-            *self.client.transmit() = out;
-            if let Err(e) = r {
-                warn!("TLS write: {e}");
-                self.client.handle_tls_closed(std::time::Instant::now());
-            }
+            self.tls_queued += tx.len() as u64;
+            self.tls_out.extend_from_slice(tx);
+            tx.clear();
         }
         if self.ack_pending {
             self.ack_pending = false;
@@ -606,7 +699,8 @@ where
                         hash.name()
                     );
                     self.binding_sent = true;
-                    self.ack_pending = true;
+                    // Call Connected is queued: release pppd once it is written.
+                    self.ack_at = Some(self.tls_queued + self.client.transmit().len() as u64);
                 }
                 Event::Closed(r) => return Some(r),
             }
@@ -726,7 +820,16 @@ where
 
     /// After the loop: close TLS, stop pppd, leave nothing behind.
     async fn finish(&mut self) {
-        let _ = timeout(Duration::from_secs(1), self.tls.shutdown()).await;
+        // What is still queued (a last Call Abort or Disconnect Ack) goes out if the server
+        // takes it within the second the close gets.
+        let tls = &mut self.tls;
+        let out = std::mem::take(&mut self.tls_out);
+        let _ = timeout(Duration::from_secs(1), async move {
+            if tls.write_all(&out).await.is_ok() {
+                let _ = tls.shutdown().await;
+            }
+        })
+        .await;
         // Close our side of the pty first: pppd sees a hangup at once instead of retrying
         // LCP Terminate-Request into a link that is gone.
         self.pty = None;
@@ -790,10 +893,7 @@ where
                 let what = if code < 0 {
                     "pppd could not be started".to_string()
                 } else {
-                    format!(
-                        "pppd exited with status {code} ({})",
-                        pppd_exit_meaning(code)
-                    )
+                    format!("pppd {}", describe_exit(code, self.pppd_signal))
                 };
                 if self.ip_up {
                     Err(Error::Lost(what))

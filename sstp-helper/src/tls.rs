@@ -53,8 +53,8 @@ use log::{debug, warn};
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 use openssl::ssl::{
-    ErrorCode, NameType, Ssl, SslContext, SslContextBuilder, SslMethod, SslRef, SslVerifyMode,
-    SslVersion,
+    ErrorCode, NameType, Ssl, SslContext, SslContextBuilder, SslMethod, SslMode, SslRef,
+    SslVerifyMode, SslVersion,
 };
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{
@@ -660,6 +660,9 @@ fn open_keylog(path: &Path) -> io::Result<std::fs::File> {
 fn build_context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
     let mut b = SslContext::builder(SslMethod::tls_client())
         .map_err(config_err("cannot create the TLS context"))?;
+    // The connection loop keeps unsent bytes in a growing buffer and retries a blocked write
+    // from wherever that buffer now lives, taking whatever whole records fit.
+    b.set_mode(SslMode::ACCEPT_MOVING_WRITE_BUFFER | SslMode::ENABLE_PARTIAL_WRITE);
 
     let min = opts.min_version.unwrap_or(TlsVersion::Tls12);
     if let Some(max) = opts.max_version {

@@ -26,6 +26,8 @@ pub enum LeafKind {
     WrongName,
     /// As `Good`, but the EKU is clientAuth only.
     NoServerAuth,
+    /// As `Good`, but signed by its own key (issuer = subject), not by the CA.
+    SelfSigned,
 }
 
 /// A test CA and the key material of one leaf it signed.
@@ -110,7 +112,11 @@ impl TestCa {
         b.set_version(2)?;
         b.set_serial_number(serial()?.as_ref())?;
         b.set_subject_name(&name)?;
-        b.set_issuer_name(self.cert.subject_name())?;
+        if kind == LeafKind::SelfSigned {
+            b.set_issuer_name(&name)?;
+        } else {
+            b.set_issuer_name(self.cert.subject_name())?;
+        }
         b.set_pubkey(&key)?;
         let (from, to) = match kind {
             LeafKind::Expired => (-30, -1),
@@ -131,7 +137,8 @@ impl TestCa {
             _ => ExtendedKeyUsage::new().server_auth().build()?,
         };
         b.append_extension(eku)?;
-        let ctx = b.x509v3_context(Some(&self.cert), None);
+        let issuer = (kind != LeafKind::SelfSigned).then_some(&*self.cert);
+        let ctx = b.x509v3_context(issuer, None);
         let san = match kind {
             LeafKind::WrongName => SubjectAlternativeName::new()
                 .dns("a.example")
@@ -143,7 +150,12 @@ impl TestCa {
                 .build(&ctx)?,
         };
         b.append_extension(san)?;
-        b.sign(&self.key, MessageDigest::sha256())?;
+        let signer = if kind == LeafKind::SelfSigned {
+            &key
+        } else {
+            &self.key
+        };
+        b.sign(signer, MessageDigest::sha256())?;
         Ok(ServerCert {
             ca: self.cert.clone(),
             leaf: b.build(),

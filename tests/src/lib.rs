@@ -17,5 +17,6 @@
 
 pub mod certs;
 pub mod server;
+pub mod standin;
 
 pub use server::{verify_call_connected, ClientMessage, Mode, ServerHandle, TestServer};

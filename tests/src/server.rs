@@ -60,6 +60,25 @@ pub enum Mode {
     ResetMidTls,
     /// Accept TCP, never answer the TLS ClientHello.
     TlsSilent,
+    /// Answer the TLS ClientHello with a fatal alert (internal_error), then close.
+    TlsAlert,
+    /// Call Connect Ack with two Crypto Binding Request attributes.
+    AckDuplicateBindingRequest,
+    /// Call Connect Ack whose attribute count says 2 but which carries 1.
+    AckMissingAttribute,
+    /// Never answer Call Connect Request (otherwise as `Normal`: acks Call Disconnect).
+    NoAck,
+    /// Ack, then Call Abort with this status at the client's first PPP frame: the call is in
+    /// PPP authentication (the crypto binding is not sent yet).
+    AbortDuringAuth(Status),
+    /// As `Normal` until Call Connected, then Call Disconnect one second later.
+    DisconnectAfterConnected,
+    /// As `Sink` until Call Connected, then never read from the connection again (the client's
+    /// writes back up: back-pressure).
+    StopReading,
+    /// Send the Call Connect Ack one byte every this many milliseconds (reading meanwhile),
+    /// then continue as `Normal`.
+    SlowlorisAck(u32),
 }
 
 impl Mode {
@@ -85,6 +104,14 @@ impl Mode {
             Mode::Slowloris,
             Mode::ResetMidTls,
             Mode::TlsSilent,
+            Mode::TlsAlert,
+            Mode::AckDuplicateBindingRequest,
+            Mode::AckMissingAttribute,
+            Mode::NoAck,
+            Mode::AbortDuringAuth(Status::NEGOTIATION_TIMEOUT),
+            Mode::DisconnectAfterConnected,
+            Mode::StopReading,
+            Mode::SlowlorisAck(1000),
         ]
     }
 }
@@ -111,6 +138,14 @@ impl fmt::Display for Mode {
             Mode::Slowloris => f.write_str("slowloris"),
             Mode::ResetMidTls => f.write_str("reset-mid-tls"),
             Mode::TlsSilent => f.write_str("tls-silent"),
+            Mode::TlsAlert => f.write_str("tls-alert"),
+            Mode::AckDuplicateBindingRequest => f.write_str("ack-duplicate-binding-request"),
+            Mode::AckMissingAttribute => f.write_str("ack-missing-attribute"),
+            Mode::NoAck => f.write_str("no-ack"),
+            Mode::AbortDuringAuth(s) => write!(f, "abort-during-auth={}", s.0),
+            Mode::DisconnectAfterConnected => f.write_str("disconnect-after-connected"),
+            Mode::StopReading => f.write_str("stop-reading"),
+            Mode::SlowlorisAck(ms) => write!(f, "slowloris-ack={ms}"),
         }
     }
 }
@@ -151,6 +186,14 @@ impl FromStr for Mode {
             "slowloris" => Mode::Slowloris,
             "reset-mid-tls" => Mode::ResetMidTls,
             "tls-silent" => Mode::TlsSilent,
+            "tls-alert" => Mode::TlsAlert,
+            "ack-duplicate-binding-request" => Mode::AckDuplicateBindingRequest,
+            "ack-missing-attribute" => Mode::AckMissingAttribute,
+            "no-ack" => Mode::NoAck,
+            "abort-during-auth" => Mode::AbortDuringAuth(Status(num("STATUS")?)),
+            "disconnect-after-connected" => Mode::DisconnectAfterConnected,
+            "stop-reading" => Mode::StopReading,
+            "slowloris-ack" => Mode::SlowlorisAck(num("MS")?),
             _ => return Err(format!("unknown mode {s:?}")),
         };
         Ok(m)
@@ -496,6 +539,18 @@ async fn serve(
             while matches!(stream.read(&mut b).await, Ok(n) if n > 0) {}
             return Ok(());
         }
+        Mode::TlsAlert => {
+            // The ClientHello, then a TLS 1.2 record: alert, fatal (2), internal_error (80).
+            let mut b = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut b)).await;
+            stream
+                .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50])
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = stream.shutdown().await;
+            while matches!(stream.read(&mut b).await, Ok(n) if n > 0) {}
+            return Ok(());
+        }
         _ => {}
     }
     let ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
@@ -643,7 +698,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     r.data_frames += 1;
                     r.data_bytes += n;
                 });
-                if matches!(self.mode, Mode::Normal | Mode::Slowloris | Mode::Nak(_)) {
+                if let Mode::AbortDuringAuth(s) = self.mode {
+                    if self.acked && !self.we_aborted {
+                        self.we_aborted = true;
+                        self.send(
+                            &ControlMessage::with_status(MessageType::CallAbort, 0, s).encode(),
+                        )
+                        .await?;
+                    }
+                    return Ok(Flow::Continue);
+                }
+                if matches!(
+                    self.mode,
+                    Mode::Normal
+                        | Mode::Slowloris
+                        | Mode::Nak(_)
+                        | Mode::DisconnectAfterConnected
+                        | Mode::SlowlorisAck(_)
+                ) {
                     let mut out = Vec::with_capacity(pkt.len());
                     wire::encode_data(frame, &mut out);
                     self.send(&out).await?;
@@ -670,6 +742,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         match msg.msg_type {
             MessageType::CallConnectRequest => self.on_connect_request().await,
+            MessageType::CallConnected => {
+                match self.mode {
+                    Mode::DisconnectAfterConnected => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        self.send(
+                            &ControlMessage::with_status(
+                                MessageType::CallDisconnect,
+                                0,
+                                Status::NO_ERROR,
+                            )
+                            .encode(),
+                        )
+                        .await?;
+                    }
+                    Mode::StopReading => {
+                        // Hold the connection open and never read again; the server's
+                        // shutdown (dropping the handle) ends this task.
+                        std::future::pending::<()>().await;
+                    }
+                    _ => {}
+                }
+                Ok(Flow::Continue)
+            }
             MessageType::EchoRequest => {
                 self.send(&ControlMessage::bare(MessageType::EchoResponse).encode())
                     .await?;
@@ -698,7 +793,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// Send `bytes` one at a time, `per_byte` apart, reading what the client sends meanwhile
+    /// (left in `rx` for the main loop). Stops early when the client goes away.
+    async fn dribble(&mut self, bytes: &[u8], per_byte: Duration) {
+        for b in bytes {
+            if self.send(&[*b]).await.is_err() {
+                return;
+            }
+            let until = tokio::time::Instant::now() + per_byte;
+            loop {
+                match tokio::time::timeout_at(until, self.fill()).await {
+                    Err(_) => break,
+                    Ok(true) => continue,
+                    Ok(false) => return,
+                }
+            }
+        }
+    }
+
     async fn on_connect_request(&mut self) -> Result<Flow, String> {
+        if self.mode == Mode::NoAck {
+            return Ok(Flow::Continue);
+        }
         if let Mode::Nak(n) = self.mode {
             if self.naks < n {
                 self.naks += 1;
@@ -743,6 +859,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 ControlMessage::bare(MessageType::CallConnectAck).encode()
             }
             Mode::AckBitmask(bits) => ack(bits).encode(),
+            Mode::AckDuplicateBindingRequest => {
+                let mut m = ack(hash_bits::SHA1 | hash_bits::SHA256);
+                m.attributes.push(m.attributes[0].clone());
+                m.encode()
+            }
+            Mode::AckMissingAttribute => {
+                let mut b = ack(hash_bits::SHA1 | hash_bits::SHA256).encode();
+                // NumAttributes (bytes 6-7) says 2; one follows.
+                b[7] = 2;
+                b
+            }
+            Mode::SlowlorisAck(ms) => {
+                let b = ack(hash_bits::SHA1 | hash_bits::SHA256).encode();
+                self.shared.update(|r| r.nonces.push(nonce));
+                self.acked = true;
+                self.dribble(&b, Duration::from_millis(u64::from(ms))).await;
+                return Ok(Flow::Continue);
+            }
             _ => ack(hash_bits::SHA1 | hash_bits::SHA256).encode(),
         };
         self.shared.update(|r| r.nonces.push(nonce));

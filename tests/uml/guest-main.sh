@@ -714,7 +714,7 @@ scen_crash() {
     connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
     check_connected 1 "crash 1 (client pppd)" || exit 1
     p=$(for x in $(pgrep -x pppd); do [ "$(ip netns identify "$x")" = cli ] && echo "$x"; done | head -1)
-    kill_and_expect_lost "$p" "client pppd" "pppd.*killed by SIGKILL"
+    kill_and_expect_lost "$p" "client pppd" "pppd was killed by signal 9 \(SIGKILL\)"
     if wait_log "$OUT/sstpd.log" "\((CALL_DISCONNECT|CALL_ABORT)\) received" 5; then
         pass "sstpd: $(grep -E -m1 '\((CALL_DISCONNECT|CALL_ABORT)\) received' "$OUT/sstpd.log" | cut -c1-150)"
     else

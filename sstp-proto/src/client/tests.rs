@@ -566,3 +566,44 @@ fn auth_events_are_reported() {
         .events
         .contains(&Event::AuthRejected("E=691 R=0 M=bad password".into())));
 }
+
+#[test]
+fn slowloris_ack_is_bounded_by_the_negotiation_timer() {
+    // The server dribbles its Call Connect Ack one byte every 2 s: the partial packet does not
+    // restart the negotiation timer, so 60 s after Call Connect Request the client aborts.
+    let mut s = Sim::new();
+    s.http_ok();
+    let ack = ControlMessage {
+        msg_type: MessageType::CallConnectAck,
+        attributes: vec![Attribute::CryptoBindingRequest {
+            hash_bitmask: hash_bits::SHA256,
+            nonce: NONCE,
+        }],
+    }
+    .encode();
+    let start = s.now;
+    for b in &ack {
+        if s.c
+            .poll_timeout()
+            .is_some_and(|d| d <= s.now + Duration::from_secs(2))
+        {
+            break;
+        }
+        s.advance(Duration::from_secs(2));
+        s.feed(&[*b]);
+    }
+    assert_eq!(s.closed(), None);
+    assert_eq!(s.sent.len(), 1, "only Call Connect Request so far");
+    let waited = s.step();
+    assert_eq!(s.now - start, Duration::from_secs(60), "after {waited:?}");
+    assert_eq!(
+        s.last_sent().status_info(),
+        Some((0, Status::NEGOTIATION_TIMEOUT))
+    );
+    s.step();
+    assert_eq!(s.closed(), Some(&CloseReason::NegotiationTimeout));
+    assert!(!s
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Negotiated { .. })));
+}
