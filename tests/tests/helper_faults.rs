@@ -13,8 +13,8 @@ use sstp_proto::wire::{attr_id, MessageType, Status};
 use sstp_tests::certs::{LeafKind, ServerCert};
 use sstp_tests::standin;
 use sstp_tests::{Mode, ServerHandle, TestServer};
-use std::os::unix::fs::PermissionsExt;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
