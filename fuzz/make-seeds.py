@@ -121,9 +121,36 @@ def ipc_msgs():
     return {k: struct.pack(">I", len(v)) + v for k, v in bodies.items()}
 
 
+def nm_profiles():
+    """Auth-dialog records (libnm's DATA_KEY/DATA_VAL/SECRET_KEY/SECRET_VAL ... DONE format)
+    for the profiles the NetworkManager tests use: password, TLS, proxy, bad values."""
+    def rec(data, secrets):
+        out = []
+        for k, v in data.items():
+            out += [f"DATA_KEY={k}", f"DATA_VAL={v}"]
+        for k, v in secrets.items():
+            out += [f"SECRET_KEY={k}", f"SECRET_VAL={v}"]
+        return ("\n".join(out) + "\n\nDONE\n\nQUIT\n").encode()
+    return {
+        "password": rec({"gateway": "vpn.example.com:8443", "user": "alice",
+                         "password-flags": "0", "ca-cert": "/etc/ssl/ca.pem",
+                         "refuse-eap": "yes", "require-mppe": "yes", "mtu": "1400"},
+                        {"password": "test-pass-123"}),
+        "tls": rec({"gateway": "[2001:db8::1]:443", "connection-type": "tls",
+                    "tls-user-cert": "/c.pem", "tls-user-key": "/k.pem",
+                    "ignore-cert-warn": "yes"}, {"tls-user-key-password": "kpw12345"}),
+        "proxy": rec({"gateway": "10.0.0.1", "user": "bob", "proxy-server": "proxy.lan",
+                      "proxy-port": "3128", "proxy-user": "p", "proxy-password-flags": "2"},
+                     {"password": "secret-1", "proxy-password": "proxy-pw-9"}),
+        "bad": rec({"gateway": "host:0", "mtu": "x", "password-flags": "99",
+                    "unknown-key": "1"}, {}),
+    }
+
+
 def main():
     seeds = {t: {} for t in
-             ("wire_packet", "http_response", "hdlc_deframer", "ipc_decode", "client_state")}
+             ("wire_packet", "http_response", "hdlc_deframer", "ipc_decode", "client_state",
+              "nm_settings")}
     for k, v in SPEC.items():
         seeds["wire_packet"][k] = v
     seeds["http_response"]["ok"] = (b"HTTP/1.1 200 OK\r\nServer: Microsoft-HTTPAPI/2.0\r\n"
@@ -132,6 +159,7 @@ def main():
     seeds["hdlc_deframer"]["lcp"] = hdlc(h("FF 03 C0 21 01 01 00 0A 05 06 12 34 56 78"))
     seeds["client_state"]["echo-then-disconnect"] = SPEC["echo-request"] + SPEC["disconnect-status"]
     seeds["ipc_decode"].update(ipc_msgs())
+    seeds["nm_settings"].update(nm_profiles())
     cap = capture()
     if cap:
         c, s = cap
