@@ -44,6 +44,8 @@ pub enum Mode {
     LengthBelow4,
     /// Answer Call Connect Request with the first 20 bytes of a 48-byte packet, then close.
     LengthPastData,
+    /// Answer Call Connect Request with 2 bytes of an SSTP header, then close.
+    TruncatedHeader,
     /// Call Connect Ack whose attribute length runs past the end of the packet.
     AttributeOverrun,
     /// Ack, then a control message of type 0x00AB.
@@ -96,6 +98,7 @@ impl Mode {
             Mode::BadVersion,
             Mode::LengthBelow4,
             Mode::LengthPastData,
+            Mode::TruncatedHeader,
             Mode::AttributeOverrun,
             Mode::UnknownMessageType,
             Mode::AbortAfterAck(Status::NEGOTIATION_TIMEOUT),
@@ -130,6 +133,7 @@ impl fmt::Display for Mode {
             Mode::BadVersion => f.write_str("bad-version"),
             Mode::LengthBelow4 => f.write_str("length-below-4"),
             Mode::LengthPastData => f.write_str("length-past-data"),
+            Mode::TruncatedHeader => f.write_str("truncated-header"),
             Mode::AttributeOverrun => f.write_str("attribute-overrun"),
             Mode::UnknownMessageType => f.write_str("unknown-message-type"),
             Mode::AbortAfterAck(s) => write!(f, "abort-after-ack={}", s.0),
@@ -178,6 +182,7 @@ impl FromStr for Mode {
             "bad-version" => Mode::BadVersion,
             "length-below-4" => Mode::LengthBelow4,
             "length-past-data" => Mode::LengthPastData,
+            "truncated-header" => Mode::TruncatedHeader,
             "attribute-overrun" => Mode::AttributeOverrun,
             "unknown-message-type" => Mode::UnknownMessageType,
             "abort-after-ack" => Mode::AbortAfterAck(Status(num("STATUS")?)),
@@ -845,6 +850,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Mode::LengthPastData => {
                 let full = ack(hash_bits::SHA1 | hash_bits::SHA256).encode();
                 self.send(&full[..20]).await?;
+                let _ = self.tls.shutdown().await;
+                return Ok(Flow::Stop);
+            }
+            Mode::TruncatedHeader => {
+                self.send(&[0x10, 0x01]).await?;
                 let _ = self.tls.shutdown().await;
                 return Ok(Flow::Stop);
             }

@@ -270,6 +270,14 @@ fn truncated_packet_then_close() {
 }
 
 #[test]
+fn truncated_header_then_close() {
+    framing_lost(
+        Mode::TruncatedHeader,
+        &["SSTP", "closed the connection without Call Disconnect"],
+    );
+}
+
+#[test]
 fn attribute_overrun_is_aborted() {
     let (addr, srv, h) = scenario(Mode::AttributeOverrun, LeafKind::Good);
     let o = h.run(&addr.to_string(), &[]);
