@@ -162,7 +162,10 @@ nm_down_check() {
     sleep 1
     left=$(nm_leftovers | tr '\n' ' ')
     ip -4 route | sort > /tmp/routes.after
-    if awk -v s="$gone_s" 'BEGIN{exit !(s<=3)}' && [ -z "$left" ]; then
+    # Bound: the helper's own worst case for a clean stop, the 5 s Call Disconnect Ack wait
+    # (MS-SSTP DISCONNECT_STATE_TIMER_1) + 1 s TLS close. Typically ~0.5 s; 3 s failed under
+    # load (UML on 2 busy cores) with nothing wrong.
+    if awk -v s="$gone_s" 'BEGIN{exit !(s<=6)}' && [ -z "$left" ]; then
         pass "$label: nmcli connection down: sstp-helper and pppd gone in $gone_s s, nothing left (nm-sstp-service exited too)"
     else
         fail "$label: after nmcli connection down ($gone_s s): left: ${left:-none}"
