@@ -7,6 +7,7 @@
 //! - [`tls`]: openssl connector and the certificate checks.
 //! - [`pppd`], [`pty`]: starting pppd on a pty.
 //! - [`plugin_link`]: the socket the pppd plugin talks to.
+//! - [`proxy`]: the HTTP proxy (CONNECT, 407 and its credentials).
 //! - [`password`]: where the password comes from.
 //! - [`error`]: errors and exit codes.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod password;
 pub mod plugin_link;
 pub mod pppd;
+pub mod proxy;
 pub mod pty;
 pub mod route;
 pub mod run;

@@ -729,8 +729,9 @@ fn build_context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
 }
 
 /// Turns the reason strings of a failed handshake into one line naming the cause.
-fn describe_handshake_failure(reasons: &str) -> String {
+fn describe_handshake_failure(reasons: &str, opts: &TlsOptions) -> String {
     let r = reasons.to_ascii_lowercase();
+    let versions = allowed_versions(opts);
     let hint = if r.contains("wrong version number")
         || r.contains("packet length too long")
         || r.contains("record layer failure")
@@ -742,7 +743,14 @@ fn describe_handshake_failure(reasons: &str) -> String {
         || r.contains("version too low")
         || r.contains("version too high")
     {
-        "no TLS protocol version in common with the server (check the min/max TLS version)"
+        return format!(
+            "no protocol version in common with the server (client allows {versions}){}",
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {reasons}")
+            }
+        );
     } else if r.contains("no shared cipher")
         || r.contains("no ciphers available")
         || r.contains("no cipher")
@@ -761,7 +769,20 @@ fn describe_handshake_failure(reasons: &str) -> String {
     }
 }
 
+/// "1.3 only", "1.2 only", "1.2 and 1.3".
+fn allowed_versions(opts: &TlsOptions) -> String {
+    let min = opts.min_version.unwrap_or(TlsVersion::Tls12);
+    let max = opts.max_version.unwrap_or(TlsVersion::Tls13);
+    let v = |x: TlsVersion| x.to_string().trim_start_matches("TLS ").to_string();
+    if min == max {
+        format!("{} only", v(min))
+    } else {
+        format!("{} to {}", v(min), v(max))
+    }
+}
+
 fn classify_handshake_error(
+    opts: &TlsOptions,
     e: openssl::ssl::Error,
     ssl: &SslRef,
     failure: Option<VerifyFailure>,
@@ -808,7 +829,7 @@ fn classify_handshake_error(
             "connection closed during the TLS handshake",
         ));
     }
-    TlsError::Handshake(describe_handshake_failure(&reasons))
+    TlsError::Handshake(describe_handshake_failure(&reasons, opts))
 }
 
 /// Runs the TLS handshake over `tcp` and authenticates the server as
@@ -857,6 +878,7 @@ pub async fn connect(
     if let Err(e) = Pin::new(&mut stream).connect().await {
         let recorded = failure.lock().ok().and_then(|mut g| g.take());
         return Err(classify_handshake_error(
+            opts,
             e,
             stream.ssl(),
             recorded,
@@ -1085,12 +1107,18 @@ mod tests {
                 &["verification failed", "certificate revoked"],
             ),
             (
-                TlsError::Handshake(describe_handshake_failure("tlsv1 alert protocol version")),
+                TlsError::Handshake(describe_handshake_failure(
+                    "tlsv1 alert protocol version",
+                    &TlsOptions::default(),
+                )),
                 TlsClass::Handshake,
                 &["handshake failed", "protocol version", "alert"],
             ),
             (
-                TlsError::Handshake(describe_handshake_failure("sslv3 alert handshake failure")),
+                TlsError::Handshake(describe_handshake_failure(
+                    "sslv3 alert handshake failure",
+                    &TlsOptions::default(),
+                )),
                 TlsClass::Handshake,
                 &["handshake failed", "cipher", "handshake failure"],
             ),
