@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line.
+//! - [`diagnose`]: `sstp-helper diagnose SERVER`, the step-by-step check.
 //! - [`run`]: one connection: TCP, TLS, then one loop feeding the sans-IO client.
 //! - [`tls`]: openssl connector and the certificate checks.
 //! - [`pppd`], [`pty`]: starting pppd on a pty.
@@ -12,6 +13,7 @@
 //! - [`error`]: errors and exit codes.
 
 pub mod cli;
+pub mod diagnose;
 pub mod error;
 pub mod password;
 pub mod plugin_link;
