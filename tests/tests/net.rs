@@ -201,6 +201,8 @@ fn connect_through(auth: Auth, user_args: bool) -> (Squid, SocketAddr, ServerHan
         sigterm(pid);
         true
     });
+    // shown with --nocapture: the progress lines of a proxied connection
+    println!("{auth:?} run:\n{}", o.stderr);
     o.assert_exit(0);
     assert!(o.error_lines().is_empty(), "{}", o.stderr);
     assert!(
@@ -348,6 +350,43 @@ fn proxy_unreachable() {
     ]);
     assert_eq!(srv.connections(), 0);
     h.assert_nothing_left();
+}
+
+/// diagnose through the proxy: the proxy step, then the usual report.
+#[test]
+fn diagnose_through_digest_proxy() {
+    let (addr, _srv, h) = scenario(Mode::Normal, LeafKind::Good);
+    let squid = Squid::start(&h.scratch.dir, Auth::Digest);
+    let pwf = proxy_pw_file(&h, PROXY_PASSWORD);
+    let o = std::process::Command::new(helper_path())
+        .args(["diagnose", &addr.to_string(), "--ca-cert"])
+        .arg(&h.ca)
+        .args(["--proxy", &squid.url(), "--proxy-user", "alice"])
+        .args(["--proxy-password-file", &pwf])
+        .env_remove("https_proxy")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{t}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        t.contains(&format!(
+            "proxy    ok   CONNECT {addr} through 127.0.0.1:{}",
+            squid.port
+        )),
+        "{t}"
+    );
+    assert!(t.contains("sstp     ok   Call Connect Ack"), "{t}");
+    assert!(
+        squid.wait_log(&["CONNECT", "alice"]),
+        "{}",
+        squid.access_log()
+    );
 }
 
 #[test]
