@@ -32,6 +32,9 @@ A proxy comes from --proxy, else from https_proxy/HTTPS_PROXY unless no_proxy/NO
 (comma-separated: `*`, exact host, or domain suffix, optionally :PORT) names the server.
 The proxy password, like the VPN password, is never taken from the command line.
 
+`sstp-helper diagnose SERVER [--json] ...` checks each step (TCP, TLS, certificate, HTTP,
+SSTP) without starting PPP; see `sstp-helper diagnose --help`.
+
 Environment: SSLKEYLOGFILE=FILE appends TLS secrets to FILE (for Wireshark);
 RUST_LOG overrides --log-level.";
 
