@@ -23,6 +23,7 @@ use tokio::time::timeout;
 #[derive(Debug, Parser)]
 #[command(
     name = "sstp-helper diagnose",
+    bin_name = "sstp-helper diagnose",
     version,
     after_help = "Exit status: 0 when every check passed, otherwise the code of the first \
                   failure (see sstp-helper --help)."
