@@ -30,6 +30,8 @@ enum Auth {
     Digest,
     /// Every request is refused (403).
     DenyAll,
+    /// NTLM only (squid's ntlm_fake_auth): a scheme the helper does not speak.
+    Ntlm,
 }
 
 struct Squid {
@@ -100,6 +102,11 @@ impl Squid {
                 ));
             }
             Auth::DenyAll => {}
+            Auth::Ntlm => conf.push_str(
+                "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth\n\
+                 acl authed proxy_auth REQUIRED\n\
+                 http_access allow authed\n",
+            ),
         }
         conf.push_str("http_access deny all\n");
         for f in ["passwd", "digest"] {
@@ -322,6 +329,19 @@ fn proxy_needs_credentials() {
         None,
         12,
         &["the proxy requires authentication (Digest)", "--proxy-user"],
+    );
+}
+
+#[test]
+fn proxy_with_unsupported_scheme() {
+    proxy_fails(
+        Auth::Ntlm,
+        Some(PROXY_PASSWORD),
+        12,
+        &[
+            "proxy 127.0.0.1:",
+            "the proxy asks for authentication by NTLM (supported: Basic, Digest)",
+        ],
     );
 }
 
