@@ -355,6 +355,22 @@ fn proxy_forbids() {
     );
 }
 
+/// squid cannot reach the server (closed port): 503 from the proxy, exit 12, naming both.
+#[test]
+fn proxy_cannot_reach_the_server() {
+    let h = Helper::new(&ServerCert::generate(LeafKind::Good));
+    let squid = Squid::start(&h.scratch.dir, Auth::None);
+    let port = free_port();
+    let o = h.run(&format!("127.0.0.1:{port}"), &["--proxy", &squid.url()]);
+    o.assert_exit(12);
+    o.assert_error(&[
+        &format!("proxy 127.0.0.1:{}", squid.port),
+        &format!("could not open a tunnel to 127.0.0.1:{port}"),
+        "503",
+    ]);
+    h.assert_nothing_left();
+}
+
 #[test]
 fn proxy_unreachable() {
     let (addr, srv, h) = scenario(Mode::Normal, LeafKind::Good);
