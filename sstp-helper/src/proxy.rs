@@ -410,6 +410,86 @@ where
 mod tests {
     use super::*;
 
+    /// A proxy that closes after its 407: the credentials go on a second connection; a second
+    /// 407 is "authentication failed".
+    #[test]
+    fn retries_on_a_new_connection_after_407_close() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for accept_creds in [true, false] {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let port = l.local_addr().unwrap().port();
+                let server = tokio::spawn(async move {
+                    let mut heads = Vec::new();
+                    for i in 0..2 {
+                        let (s, _) = l.accept().await.unwrap();
+                        let mut r = BufReader::new(s);
+                        let mut head = String::new();
+                        loop {
+                            let mut line = String::new();
+                            r.read_line(&mut line).await.unwrap();
+                            head.push_str(&line);
+                            if line == "\r\n" || line.is_empty() {
+                                break;
+                            }
+                        }
+                        heads.push(head);
+                        let ok = i == 1 && accept_creds;
+                        let answer: &[u8] = if ok {
+                            b"HTTP/1.1 200 Connection established\r\n\r\n"
+                        } else {
+                            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                              Proxy-Authenticate: Basic realm=\"t\"\r\n\
+                              Connection: close\r\n\r\n"
+                        };
+                        r.get_mut().write_all(answer).await.unwrap();
+                        if ok {
+                            break;
+                        }
+                    }
+                    heads
+                });
+                let px = Proxy {
+                    host: "127.0.0.1".into(),
+                    port,
+                    creds: Some(Credentials {
+                        user: "u".into(),
+                        password: Secret::from("p".to_string()),
+                    }),
+                    source: "--proxy".into(),
+                };
+                let r = tunnel(&px, "vpn.example", 8443, Duration::from_secs(5), || async {
+                    TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .map_err(|e| Error::Internal(e.to_string()))
+                })
+                .await;
+                let heads = server.await.unwrap();
+                assert_eq!(heads.len(), 2);
+                assert!(heads[0].starts_with("CONNECT vpn.example:8443 HTTP/1.1\r\n"));
+                assert!(!heads[0].contains("Proxy-Authorization"));
+                assert!(heads[1].contains("Proxy-Authorization: Basic dTpw\r\n"));
+                if accept_creds {
+                    assert!(r.is_ok());
+                } else {
+                    let e = r.unwrap_err();
+                    assert_eq!(
+                        e.to_string(),
+                        format!(
+                            "proxy 127.0.0.1:{port}: proxy authentication failed \
+                             (wrong proxy user or password?)"
+                        )
+                    );
+                    assert!(!e.worth_retrying());
+                }
+            }
+        });
+    }
+
     #[test]
     fn urls() {
         assert_eq!(
