@@ -6,10 +6,12 @@
 #            openssl, tshark (decrypts the capture to check Call Disconnect),
 #            sstp-client (its pppd plugin lets sstp-server verify the crypto binding),
 #            softether-vpnserver (the second real server), python3 >= 3.12 for sstp-server (PyPI)
+#   proxy:   squid (started in the foreground by tests/tests/net.rs; never as a service)
 #   nm e2e:  network-manager, dbus-daemon, udev (run inside the guest, never started on the host)
 set -euo pipefail
 PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping socat procps
-      kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev)
+      kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev
+      squid)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -38,7 +38,7 @@ step "release build"
 cargo build --release --locked --workspace
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat}
 
 passed=$(grep -hE '^test result: ok' target/unit-tests.log | awk '{s+=$4} END {print s+0}')
 step "all tiers passed"

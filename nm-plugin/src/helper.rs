@@ -4,8 +4,9 @@
 //! a channel. [`Launcher`] is a trait so that tests can drive the service without processes.
 
 use crate::machine::{HelperCommand, Input};
-use crate::settings::{PASSWORD_FD, STATUS_FD};
+use crate::settings::{PASSWORD_FD, PROXY_PASSWORD_FD, STATUS_FD};
 use sstp_proto::ipc::{IpcError, Msg};
+use sstp_proto::secret::Secret;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -111,15 +112,25 @@ impl Launcher for ProcessLauncher {
     ) -> std::io::Result<Box<dyn Running>> {
         let (pw_r, pw_w) = pipe()?;
         let (st_r, st_w) = pipe()?;
-        // The password fits the pipe buffer: write it before the child exists.
-        {
-            let mut w = std::fs::File::from(pw_w);
-            let mut buf = cmd.password.expose().to_vec();
+        // The passwords fit the pipe buffer: write them before the child exists.
+        let fill = |w: OwnedFd, secret: &Secret| -> std::io::Result<()> {
+            let mut w = std::fs::File::from(w);
+            let mut buf = secret.expose().to_vec();
             buf.push(b'\n');
             let r = w.write_all(&buf);
             buf.iter_mut().for_each(|b| *b = 0);
-            r?;
-        }
+            r
+        };
+        fill(pw_w, &cmd.password)?;
+        let proxy_r = match &cmd.proxy_password {
+            Some(p) => {
+                let (r, w) = pipe()?;
+                fill(w, p)?;
+                Some(r)
+            }
+            None => None,
+        };
+        let proxy_fd = proxy_r.as_ref().map(|r| r.as_raw_fd()).unwrap_or(-1);
         let (pw_fd, st_fd) = (pw_r.as_raw_fd(), st_w.as_raw_fd());
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args)
@@ -137,7 +148,18 @@ impl Launcher for ProcessLauncher {
                 if a < 0 || b < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                let c = if proxy_fd >= 0 {
+                    libc::fcntl(proxy_fd, libc::F_DUPFD_CLOEXEC, 10)
+                } else {
+                    -1
+                };
+                if proxy_fd >= 0 && c < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
                 if libc::dup2(a, PASSWORD_FD) < 0 || libc::dup2(b, STATUS_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if c >= 0 && libc::dup2(c, PROXY_PASSWORD_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // the helper (and so pppd) must not outlive us
@@ -151,6 +173,7 @@ impl Launcher for ProcessLauncher {
         let mut child = c.spawn()?;
         drop(pw_r);
         drop(st_w);
+        drop(proxy_r);
         let pid = child.id() as i32;
         log::debug!("sstp-helper started with pid {pid}");
         let gone = Arc::new(Mutex::new(false));
@@ -263,7 +286,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("pw");
         let script = format!(
-            "read -r pw <&3; printf '%s' \"$pw\" > {out}; printf '{esc}' >&4; \
+            "read -r pw <&3; read -r ppw <&5; printf '%s|%s' \"$pw\" \"$ppw\" > {out}; \
+             printf '{esc}' >&4; \
              echo '2026-01-01T00:00:00.000Z INFO  hello' >&2; \
              echo '2026-01-01T00:00:00.000Z ERROR authentication failed: E=691' >&2; exit 9",
             out = out.display()
@@ -273,6 +297,7 @@ mod tests {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script],
             password: Secret::new(b"p@ss word".to_vec()),
+            proxy_password: Some(Secret::new(b"proxy pw".to_vec())),
         };
         let _h = ProcessLauncher.spawn(cmd, tx).unwrap();
         let mut got = Vec::new();
@@ -283,7 +308,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "p@ss word");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "p@ss word|proxy pw");
         assert!(got[0].contains("Server(192.0.2.1)"), "{got:?}");
         assert!(
             got.last().unwrap().contains("code: Some(9)")

@@ -67,6 +67,12 @@ pub const PROXY_SERVER: &str = "proxy-server";
 pub const PROXY_PORT: &str = "proxy-port";
 /// HTTP proxy user.
 pub const PROXY_USER: &str = "proxy-user";
+/// Outer (SSTP) TLS: lowest version, `1.2` or `1.3` (sstp-helper `--tls-min`). Ours.
+pub const OUTER_TLS_MIN_VERSION: &str = "outer-tls-min-version";
+/// Outer (SSTP) TLS: highest version, `1.2` or `1.3` (sstp-helper `--tls-max`). Ours.
+pub const OUTER_TLS_MAX_VERSION: &str = "outer-tls-max-version";
+/// Outer (SSTP) TLS: cipher list (sstp-helper `--ciphers`). Ours.
+pub const OUTER_TLS_CIPHERS: &str = "outer-tls-ciphers";
 /// pppd `crl FILE` (EAP-TLS).
 pub const CRL_REVOCATION_FILE: &str = "crl-file";
 /// pppd `ca FILE` (EAP-TLS, inner).
@@ -141,6 +147,9 @@ pub const DATA_KEYS: &[&str] = &[
     PROXY_SERVER,
     PROXY_PORT,
     PROXY_USER,
+    OUTER_TLS_MIN_VERSION,
+    OUTER_TLS_MAX_VERSION,
+    OUTER_TLS_CIPHERS,
     CRL_REVOCATION_FILE,
     TLS_CA_CERT,
     TLS_IDENTITY,

@@ -99,6 +99,8 @@ pub struct HelperCommand {
     pub args: Vec<String>,
     /// Written to the password pipe (`--password-fd`).
     pub password: Secret,
+    /// Written to the proxy-password pipe (`--proxy-password-fd`), when there is one.
+    pub proxy_password: Option<Secret>,
 }
 
 /// `Config` signal contents.
@@ -373,6 +375,7 @@ impl Machine {
             program: self.env.helper.clone(),
             args,
             password: s.password(c),
+            proxy_password: s.proxy_password(c),
         }));
         self.helper_running = true;
         self.gateway = None;

@@ -104,7 +104,7 @@ pub enum Ip6Method {
     Disabled,
 }
 
-/// The HTTP proxy (parsed, but sstp-helper has no proxy support yet).
+/// The HTTP proxy (sstp-helper `--proxy`, `--proxy-user`, `--proxy-password-fd`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxy {
     /// Host.
@@ -136,6 +136,12 @@ pub struct Settings {
     pub correlation_id: Option<String>,
     /// HTTP proxy.
     pub proxy: Option<Proxy>,
+    /// Outer TLS: lowest version (`1.2`, `1.3`).
+    pub tls_min: Option<String>,
+    /// Outer TLS: highest version (`1.2`, `1.3`).
+    pub tls_max: Option<String>,
+    /// Outer TLS: cipher list for `--ciphers`.
+    pub tls_ciphers: Option<String>,
     /// pppd `refuse-*` in order: eap, pap, chap, mschap, mschap-v2.
     pub refuse: [bool; 5],
     /// pppd `require-mppe`, `require-mppe-40`, `require-mppe-128`, `mppe-stateful`.
@@ -411,6 +417,39 @@ impl Settings {
             }),
         };
 
+        let tls_version = |key: &str| -> Result<Option<String>, SettingError> {
+            match get(d, key) {
+                None => Ok(None),
+                Some(v @ ("1.2" | "1.3")) => Ok(Some(v.to_string())),
+                Some(v) => Err(err(key, format!("'{v}' is not 1.2 or 1.3"))),
+            }
+        };
+        let tls_min = tls_version(keys::OUTER_TLS_MIN_VERSION)?;
+        let tls_max = tls_version(keys::OUTER_TLS_MAX_VERSION)?;
+        if let (Some(lo), Some(hi)) = (&tls_min, &tls_max) {
+            if lo > hi {
+                return Err(err(
+                    keys::OUTER_TLS_MIN_VERSION,
+                    format!("{lo} is above {} {hi}", keys::OUTER_TLS_MAX_VERSION),
+                ));
+            }
+        }
+        let tls_ciphers = match get(d, keys::OUTER_TLS_CIPHERS) {
+            None => None,
+            Some(v)
+                if v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:+!@=.,".contains(c)) =>
+            {
+                Some(v.to_string())
+            }
+            Some(v) => {
+                return Err(err(
+                    keys::OUTER_TLS_CIPHERS,
+                    format!("'{v}' is not an OpenSSL cipher list"),
+                ))
+            }
+        };
+
         // validate flags even where unused, so a typo is reported
         parse_flags(d, keys::PASSWORD_FLAGS)?;
         parse_flags(d, keys::PROXY_PASSWORD_FLAGS)?;
@@ -446,6 +485,9 @@ impl Settings {
             cert_sha256,
             correlation_id,
             proxy,
+            tls_min,
+            tls_max,
+            tls_ciphers,
             refuse: [
                 parse_bool(d, keys::REFUSE_EAP)?,
                 parse_bool(d, keys::REFUSE_PAP)?,
@@ -475,15 +517,6 @@ impl Settings {
 
     /// What this build cannot do yet, as an error naming the key.
     pub fn check_supported(&self) -> Result<(), SettingError> {
-        if let Some(p) = &self.proxy {
-            return Err(err(
-                keys::PROXY_SERVER,
-                format!(
-                    "HTTP proxies ({}:{}) are not supported by sstp-helper yet",
-                    p.server, p.port
-                ),
-            ));
-        }
         if let Auth::Tls(_) = self.auth {
             return Err(err(
                 keys::CONNECTION_TYPE,
@@ -523,6 +556,40 @@ impl Settings {
         if let Some(u) = &self.correlation_id {
             push("--uuid");
             push(u);
+        }
+        match &self.proxy {
+            // the profile decides: NetworkManager's own https_proxy must not leak in
+            None => {
+                push("--proxy");
+                push("none");
+            }
+            Some(p) => {
+                push("--proxy");
+                let host = if p.server.contains(':') {
+                    format!("[{}]", p.server)
+                } else {
+                    p.server.clone()
+                };
+                push(&format!("http://{host}:{}", p.port));
+                if let Some(u) = &p.user {
+                    push("--proxy-user");
+                    push(u);
+                    push("--proxy-password-fd");
+                    push(&PROXY_PASSWORD_FD.to_string());
+                }
+            }
+        }
+        if let Some(v) = &self.tls_min {
+            push("--tls-min");
+            push(v);
+        }
+        if let Some(v) = &self.tls_max {
+            push("--tls-max");
+            push(v);
+        }
+        if let Some(v) = &self.tls_ciphers {
+            push("--ciphers");
+            push(v);
         }
         push("--log-level");
         push(log_level);
@@ -629,12 +696,27 @@ impl Settings {
         };
         Secret::new(c.secrets.get(key).cloned().unwrap_or_default().into_bytes())
     }
+
+    /// The secret for the proxy-password pipe: only when the proxy has a user (the helper is
+    /// then given `--proxy-password-fd`).
+    pub fn proxy_password(&self, c: &ConnInput) -> Option<Secret> {
+        self.proxy.as_ref()?.user.as_ref()?;
+        Some(Secret::new(
+            c.secrets
+                .get(keys::PROXY_PASSWORD)
+                .cloned()
+                .unwrap_or_default()
+                .into_bytes(),
+        ))
+    }
 }
 
 /// File descriptor of the password pipe in the helper.
 pub const PASSWORD_FD: i32 = 3;
 /// File descriptor of the status pipe in the helper.
 pub const STATUS_FD: i32 = 4;
+/// File descriptor of the proxy-password pipe in the helper (only with a proxy user).
+pub const PROXY_PASSWORD_FD: i32 = 5;
 
 /// Does the PEM key file look encrypted? Unreadable counts as "yes" (we cannot tell).
 pub fn key_is_encrypted(p: &std::path::Path) -> bool {
@@ -754,6 +836,8 @@ mod tests {
             "/etc/sstp-test/ca.crt",
             "--uuid",
             "{5DAB5A8C-8C40-4847-BAA0-BAFD38AF1AFC}",
+            "--proxy",
+            "none",
             "--log-level",
             "info",
             "10.99.0.1",
@@ -899,6 +983,63 @@ mod tests {
     }
 
     #[test]
+    fn proxy_and_outer_tls_keys_reach_the_helper() {
+        let mut c = conn(&[
+            ("gateway", "vpn"),
+            ("proxy-server", "proxy.example"),
+            ("proxy-port", "3128"),
+            ("proxy-user", "pu"),
+            ("outer-tls-min-version", "1.2"),
+            ("outer-tls-max-version", "1.3"),
+            (
+                "outer-tls-ciphers",
+                "ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384",
+            ),
+        ]);
+        c.secrets
+            .insert("proxy-password".into(), "proxy secret".into());
+        let s = Settings::parse(&c).unwrap();
+        s.check_supported().unwrap();
+        let a = s.helper_args(1, "info", false).join(" ");
+        assert!(
+            a.contains(
+                "--proxy http://proxy.example:3128 --proxy-user pu --proxy-password-fd 5 \
+                 --tls-min 1.2 --tls-max 1.3 \
+                 --ciphers ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384"
+            ),
+            "{a}"
+        );
+        assert!(
+            !a.contains("proxy secret"),
+            "the proxy password is never an argument"
+        );
+        assert_eq!(s.proxy_password(&c).unwrap().expose(), b"proxy secret");
+        // no proxy user: no password pipe
+        let c2 = conn(&[("gateway", "vpn"), ("proxy-server", "::1")]);
+        let s2 = Settings::parse(&c2).unwrap();
+        assert!(s2.proxy_password(&c2).is_none());
+        let a = s2.helper_args(1, "info", false).join(" ");
+        assert!(a.contains("--proxy http://[::1]:8080 --log-level"), "{a}");
+        for (k, v) in [
+            ("outer-tls-min-version", "1.1"),
+            ("outer-tls-max-version", "TLSv1.3"),
+            ("outer-tls-ciphers", "AES128 SHA"),
+        ] {
+            let c = conn(&[("gateway", "vpn"), (k, v)]);
+            assert_eq!(Settings::parse(&c).unwrap_err().key, k, "{k}={v}");
+        }
+        let c = conn(&[
+            ("gateway", "vpn"),
+            ("outer-tls-min-version", "1.3"),
+            ("outer-tls-max-version", "1.2"),
+        ]);
+        assert_eq!(
+            Settings::parse(&c).unwrap_err().key,
+            "outer-tls-min-version"
+        );
+    }
+
+    #[test]
     fn unsupported_modes_say_so() {
         let c = conn(&[
             ("gateway", "vpn"),
@@ -907,7 +1048,7 @@ mod tests {
         ]);
         let s = Settings::parse(&c).unwrap();
         assert_eq!(s.proxy.as_ref().unwrap().port, 3128);
-        assert_eq!(s.check_supported().unwrap_err().key, "proxy-server");
+        assert!(s.check_supported().is_ok());
         let c = conn(&[
             ("gateway", "vpn"),
             ("connection-type", "tls"),

@@ -1,5 +1,6 @@
 //! Command line (clap). Keep in sync with `sstp-helper.8`.
 
+use crate::tls::TlsVersion;
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -25,6 +26,14 @@ Exit status:
    9  PPP authentication failed
   10  pppd failed to start or stopped before the link came up
   11  an established connection was lost
+  12  the HTTP proxy refused (403, 5xx, authentication failed or not supported)
+
+A proxy comes from --proxy, else from https_proxy/HTTPS_PROXY unless no_proxy/NO_PROXY
+(comma-separated: `*`, exact host, or domain suffix, optionally :PORT) names the server.
+The proxy password, like the VPN password, is never taken from the command line.
+
+`sstp-helper diagnose SERVER [--json] ...` checks each step (TCP, TLS, certificate, HTTP,
+SSTP) without starting PPP; see `sstp-helper diagnose --help`.
 
 Environment: SSLKEYLOGFILE=FILE appends TLS secrets to FILE (for Wireshark);
 RUST_LOG overrides --log-level.";
@@ -129,6 +138,51 @@ pub struct Args {
     /// Give up after N failed attempts in a row (0: never).
     #[arg(long, value_name = "N", default_value_t = 0, requires = "reconnect")]
     pub reconnect_attempts: u32,
+
+    /// Reach the server through this HTTP proxy (CONNECT): `http://[USER@]HOST[:PORT]`
+    /// (port 8080 when absent). `none` ignores https_proxy from the environment.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// User name for the proxy (Basic or Digest authentication).
+    #[arg(long, value_name = "NAME")]
+    pub proxy_user: Option<String>,
+
+    /// Read the proxy password from the first line of FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "proxy_password_fd")]
+    pub proxy_password_file: Option<PathBuf>,
+
+    /// Read the proxy password from file descriptor N (first line).
+    #[arg(long, value_name = "N")]
+    pub proxy_password_fd: Option<i32>,
+
+    /// Lowest TLS version to the server: 1.2 (default) or 1.3.
+    #[arg(long, value_name = "VERSION", value_parser = parse_tls_version)]
+    pub tls_min: Option<TlsVersion>,
+
+    /// Highest TLS version to the server: 1.2 or 1.3 (default: the newest).
+    #[arg(long, value_name = "VERSION", value_parser = parse_tls_version)]
+    pub tls_max: Option<TlsVersion>,
+
+    /// Ciphers to offer, colon-separated: names starting with TLS_ are TLS 1.3 suites
+    /// (e.g. TLS_AES_256_GCM_SHA384), the rest an OpenSSL cipher list for TLS 1.2
+    /// (e.g. ECDHE-RSA-AES256-GCM-SHA384). A protocol given no names keeps OpenSSL's defaults.
+    #[arg(long, value_name = "LIST")]
+    pub ciphers: Option<String>,
+}
+
+/// `1.2` or `1.3` (also `TLSv1.2`, `tls1.3`).
+pub fn parse_tls_version(s: &str) -> Result<TlsVersion, String> {
+    let v = s.to_ascii_lowercase();
+    let v = v
+        .trim_start_matches("tlsv")
+        .trim_start_matches("tls")
+        .trim();
+    match v {
+        "1.2" => Ok(TlsVersion::Tls12),
+        "1.3" => Ok(TlsVersion::Tls13),
+        _ => Err(format!("{s:?}: TLS version must be 1.2 or 1.3")),
+    }
 }
 
 /// Split `SERVER[:PORT]` into host and port.

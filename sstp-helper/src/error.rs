@@ -28,6 +28,9 @@ pub mod exit {
     pub const PPPD: i32 = 10;
     /// An established connection was lost (server disconnect or abort, echo timeout, pppd exit).
     pub const LOST: i32 = 11;
+    /// The HTTP proxy refused or failed (403, 5xx, authentication failed or unsupported).
+    /// An unreachable proxy is [`CONNECT`].
+    pub const PROXY: i32 = 12;
 }
 
 /// Everything that ends the helper with an error.
@@ -48,6 +51,15 @@ pub enum Error {
         target: String,
         /// Why it failed.
         why: String,
+    },
+    /// The HTTP proxy answered CONNECT with something other than success.
+    Proxy {
+        /// The proxy, `host:port`.
+        proxy: String,
+        /// What went wrong, one line.
+        why: String,
+        /// Whether the proxy may fix it by itself (5xx, no answer): `--reconnect` retries.
+        retry: bool,
     },
     /// TLS layer.
     Tls(crate::tls::TlsError),
@@ -77,6 +89,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Resolve { .. } => exit::RESOLVE,
             Error::Connect { .. } => exit::CONNECT,
+            Error::Proxy { .. } => exit::PROXY,
             Error::Tls(e) => match e.class() {
                 crate::tls::TlsClass::Certificate => exit::CERTIFICATE,
                 crate::tls::TlsClass::Handshake | crate::tls::TlsClass::Io => exit::TLS,
@@ -106,6 +119,7 @@ impl Error {
             | Error::Sstp(_)
             | Error::Pppd(_)
             | Error::Lost(_) => true,
+            Error::Proxy { retry, .. } => *retry,
             Error::Tls(e) => matches!(
                 e.class(),
                 crate::tls::TlsClass::Handshake | crate::tls::TlsClass::Io
@@ -125,6 +139,7 @@ impl fmt::Display for Error {
             Error::Usage(s) => write!(f, "{s}"),
             Error::Resolve { host, why } => write!(f, "cannot resolve {host}: {why}"),
             Error::Connect { target, why } => write!(f, "cannot connect to {target}: {why}"),
+            Error::Proxy { proxy, why, .. } => write!(f, "proxy {proxy}: {why}"),
             Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::Http(s) => write!(f, "HTTP: {s}"),
             Error::Sstp(s) | Error::BindingRejected(s) => write!(f, "SSTP: {s}"),
@@ -211,5 +226,16 @@ mod tests {
             exit::SSTP
         );
         assert_eq!(Error::PppdStart(String::new()).exit_code(), exit::PPPD);
+        let auth = Error::Proxy {
+            proxy: "p:3128".into(),
+            why: "proxy authentication failed (wrong proxy user or password?)".into(),
+            retry: false,
+        };
+        assert_eq!(auth.exit_code(), exit::PROXY);
+        assert!(!auth.worth_retrying());
+        assert_eq!(
+            auth.to_string(),
+            "proxy p:3128: proxy authentication failed (wrong proxy user or password?)"
+        );
     }
 }

@@ -43,6 +43,14 @@ fn real_main(args: Args) -> Result<(), Error> {
 }
 
 fn main() {
+    // `sstp-helper diagnose ...` is a mode of its own; everything else is a connection, so
+    // the existing command line stays as it was.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("diagnose") {
+        init_logging(log::LevelFilter::Warn);
+        let code = sstp_helper::diagnose::main(argv[1..].to_vec());
+        std::process::exit(code);
+    }
     let args = Args::parse();
     init_logging(args.log_level);
     match real_main(args) {

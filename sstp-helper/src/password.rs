@@ -29,19 +29,23 @@ fn zeroize_vec(v: &mut [u8]) {
 
 /// From the first line of a file. Warns when the file is readable by others.
 pub fn from_file(path: &Path) -> Result<Secret, Error> {
+    from_file_named(path, "password file")
+}
+
+/// [`from_file`], naming the file `what` in messages (e.g. "proxy password file").
+pub fn from_file_named(path: &Path, what: &str) -> Result<Secret, Error> {
     let f = std::fs::File::open(path)
-        .map_err(|e| Error::Usage(format!("cannot read password file {}: {e}", path.display())))?;
+        .map_err(|e| Error::Usage(format!("cannot read {what} {}: {e}", path.display())))?;
     if let Ok(m) = f.metadata() {
         use std::os::unix::fs::PermissionsExt;
         if m.permissions().mode() & 0o044 != 0 {
             log::warn!(
-                "password file {} is readable by other users; chmod 600 it",
+                "{what} {} is readable by other users; chmod 600 it",
                 path.display()
             );
         }
     }
-    first_line(f)
-        .map_err(|e| Error::Usage(format!("cannot read password file {}: {e}", path.display())))
+    first_line(f).map_err(|e| Error::Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// Take ownership of an inherited file descriptor named on the command line by `option`.
@@ -59,7 +63,12 @@ pub fn adopt_fd(fd: i32, option: &str) -> Result<std::fs::File, Error> {
 
 /// From an inherited file descriptor (consumed and closed).
 pub fn from_fd(fd: i32) -> Result<Secret, Error> {
-    first_line(adopt_fd(fd, "--password-fd")?)
+    from_fd_named(fd, "--password-fd")
+}
+
+/// [`from_fd`] for the option `option` (named in messages).
+pub fn from_fd_named(fd: i32, option: &str) -> Result<Secret, Error> {
+    first_line(adopt_fd(fd, option)?)
         .map_err(|e| Error::Usage(format!("cannot read the password from fd {fd}: {e}")))
 }
 

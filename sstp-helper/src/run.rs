@@ -2,8 +2,10 @@
 
 use crate::cli::{self, Args};
 use crate::error::{pppd_exit_meaning, Error};
+use crate::password;
 use crate::plugin_link::PluginLink;
 use crate::pppd;
+use crate::proxy::{self, Proxy};
 use crate::pty::Pty;
 use crate::route;
 use crate::tls::{self, TlsOptions};
@@ -63,6 +65,8 @@ pub struct Settings {
     pub save_server_route: bool,
     /// Try again after failures worth retrying (`--reconnect`).
     pub reconnect: Option<Reconnect>,
+    /// Reach the server through this HTTP proxy.
+    pub proxy: Option<Proxy>,
 }
 
 impl Settings {
@@ -88,6 +92,7 @@ impl Settings {
                 )));
             }
         }
+        let proxy = proxy_from_args(args, &host, port)?;
         let plugin = match &args.plugin {
             Some(p) if p.is_file() => p.clone(),
             Some(p) => {
@@ -118,9 +123,9 @@ impl Settings {
                 insecure: args.insecure,
                 sni: !args.no_sni,
                 keylog: std::env::var_os("SSLKEYLOGFILE").map(PathBuf::from),
-                min_version: None,
-                max_version: None,
-                ciphers: None,
+                min_version: args.tls_min,
+                max_version: args.tls_max,
+                ciphers: args.ciphers.clone(),
             },
             user,
             password,
@@ -140,6 +145,7 @@ impl Settings {
                 max_attempts: args.reconnect_attempts,
                 stable_after: Duration::from_secs(60),
             }),
+            proxy,
         })
     }
 
@@ -167,6 +173,63 @@ impl Settings {
     }
 }
 
+/// The proxy from `--proxy*` and the environment; reads the proxy password.
+pub fn proxy_from_args(args: &Args, host: &str, port: u16) -> Result<Option<Proxy>, Error> {
+    let pw = match (&args.proxy_password_file, args.proxy_password_fd) {
+        (Some(f), _) => Some(password::from_file_named(f, "proxy password file")?),
+        (None, Some(fd)) => Some(password::from_fd_named(fd, "--proxy-password-fd")?),
+        (None, None) => None,
+    };
+    let px = proxy::choose(
+        args.proxy.as_deref(),
+        &|k| std::env::var(k).ok(),
+        host,
+        port,
+        args.proxy_user.clone(),
+        pw,
+    )?;
+    if let Some(px) = &px {
+        info!(
+            "using HTTP proxy {} (from {}){}",
+            px.authority(),
+            px.source,
+            px.creds
+                .as_ref()
+                .map(|c| format!(" as {}", c.user))
+                .unwrap_or_default()
+        );
+    }
+    Ok(px)
+}
+
+/// TCP to the server, directly or through the proxy's CONNECT tunnel.
+pub async fn open_tcp(
+    host: &str,
+    port: u16,
+    proxy: Option<&Proxy>,
+    each: Duration,
+) -> Result<TcpStream, Error> {
+    let Some(px) = proxy else {
+        return connect_tcp(host, port, each).await;
+    };
+    let to_proxy = || async {
+        connect_tcp(&px.host, px.port, each)
+            .await
+            .map_err(|e| match e {
+                Error::Connect { target, why } => Error::Connect {
+                    target: format!("proxy {target}"),
+                    why,
+                },
+                Error::Resolve { host, why } => Error::Resolve {
+                    host: format!("proxy {host}"),
+                    why,
+                },
+                e => e,
+            })
+    };
+    proxy::tunnel(px, host, port, each, to_proxy).await
+}
+
 struct Signals {
     term: Signal,
     int: Signal,
@@ -191,7 +254,8 @@ impl Signals {
     }
 }
 
-async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStream, Error> {
+/// TCP to `host:port`, trying every address (Happy Eyeballs).
+pub async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStream, Error> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| Error::Resolve {
@@ -310,7 +374,7 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
     let mut link = PluginLink::bind()?;
     info!("connecting to {}:{}", s.host, s.port);
     let connect = async {
-        let tcp = connect_tcp(&s.host, s.port, s.connect_timeout).await?;
+        let tcp = open_tcp(&s.host, s.port, s.proxy.as_ref(), s.connect_timeout).await?;
         let mut route = None;
         if let Ok(a) = tcp.peer_addr() {
             s.report(&Msg::Server(a.ip()));

@@ -729,8 +729,9 @@ fn build_context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
 }
 
 /// Turns the reason strings of a failed handshake into one line naming the cause.
-fn describe_handshake_failure(reasons: &str) -> String {
+fn describe_handshake_failure(reasons: &str, opts: &TlsOptions) -> String {
     let r = reasons.to_ascii_lowercase();
+    let versions = allowed_versions(opts);
     let hint = if r.contains("wrong version number")
         || r.contains("packet length too long")
         || r.contains("record layer failure")
@@ -742,7 +743,14 @@ fn describe_handshake_failure(reasons: &str) -> String {
         || r.contains("version too low")
         || r.contains("version too high")
     {
-        "no TLS protocol version in common with the server (check the min/max TLS version)"
+        return format!(
+            "no protocol version in common with the server (client allows {versions}){}",
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {reasons}")
+            }
+        );
     } else if r.contains("no shared cipher")
         || r.contains("no ciphers available")
         || r.contains("no cipher")
@@ -761,7 +769,20 @@ fn describe_handshake_failure(reasons: &str) -> String {
     }
 }
 
+/// "1.3 only", "1.2 only", "1.2 and 1.3".
+fn allowed_versions(opts: &TlsOptions) -> String {
+    let min = opts.min_version.unwrap_or(TlsVersion::Tls12);
+    let max = opts.max_version.unwrap_or(TlsVersion::Tls13);
+    let v = |x: TlsVersion| x.to_string().trim_start_matches("TLS ").to_string();
+    if min == max {
+        format!("{} only", v(min))
+    } else {
+        format!("{} to {}", v(min), v(max))
+    }
+}
+
 fn classify_handshake_error(
+    opts: &TlsOptions,
     e: openssl::ssl::Error,
     ssl: &SslRef,
     failure: Option<VerifyFailure>,
@@ -808,7 +829,7 @@ fn classify_handshake_error(
             "connection closed during the TLS handshake",
         ));
     }
-    TlsError::Handshake(describe_handshake_failure(&reasons))
+    TlsError::Handshake(describe_handshake_failure(&reasons, opts))
 }
 
 /// Runs the TLS handshake over `tcp` and authenticates the server as
@@ -819,6 +840,28 @@ pub async fn connect(
     host: &str,
     opts: &TlsOptions,
 ) -> Result<(SslStream<TcpStream>, PeerInfo), TlsError> {
+    match handshake(tcp, host, opts, false).await? {
+        (stream, Some(info)) => Ok((stream, info)),
+        (_, None) => Err(TlsError::Handshake("no peer information".to_owned())),
+    }
+}
+
+/// For `diagnose`: the handshake without any certificate check (nothing is logged as
+/// insecure: the caller runs [`inspect`] and sends nothing before it passes).
+pub async fn connect_unchecked(
+    tcp: TcpStream,
+    host: &str,
+    opts: &TlsOptions,
+) -> Result<SslStream<TcpStream>, TlsError> {
+    Ok(handshake(tcp, host, opts, true).await?.0)
+}
+
+async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    opts: &TlsOptions,
+    unchecked: bool,
+) -> Result<(SslStream<TcpStream>, Option<PeerInfo>), TlsError> {
     let bare = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -839,7 +882,9 @@ pub async fn connect(
     }
 
     let failure: Arc<Mutex<Option<VerifyFailure>>> = Arc::new(Mutex::new(None));
-    if opts.insecure {
+    if unchecked {
+        ssl.set_verify(SslVerifyMode::NONE);
+    } else if opts.insecure {
         warn!(
             "--insecure: the server certificate is NOT verified; anyone on the path can read \
              and change this connection"
@@ -857,11 +902,15 @@ pub async fn connect(
     if let Err(e) = Pin::new(&mut stream).connect().await {
         let recorded = failure.lock().ok().and_then(|mut g| g.take());
         return Err(classify_handshake_error(
+            opts,
             e,
             stream.ssl(),
             recorded,
             pin_only,
         ));
+    }
+    if unchecked {
+        return Ok((stream, None));
     }
     let recorded = failure.lock().ok().and_then(|mut g| g.take());
     let info = check_peer(stream.ssl(), bare, host_ip, opts, pin_only, recorded)?;
@@ -873,7 +922,253 @@ pub async fn connect(
         info.names.join(", "),
         hex(&info.cert_sha256)
     );
-    Ok((stream, info))
+    Ok((stream, Some(info)))
+}
+
+/// One certificate of the chain the server sent, for `diagnose`.
+#[derive(Debug, Clone)]
+pub struct CertSummary {
+    /// Subject, one line.
+    pub subject: String,
+    /// Issuer, one line.
+    pub issuer: String,
+    /// notBefore as OpenSSL prints it.
+    pub not_before: String,
+    /// notAfter as OpenSSL prints it.
+    pub not_after: String,
+    /// DNS and IP SANs.
+    pub sans: Vec<String>,
+    /// Extended key usages (`serverAuth`, ...), `None` without the extension.
+    pub eku: Option<Vec<String>>,
+    /// SHA-256 of the DER, lower-case hex.
+    pub sha256: String,
+}
+
+/// One check of the server certificate: passed (`Some(true)`), failed, or not applied
+/// (`None`, with the reason in `detail`).
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// `chain`, `name`, `eku`, `validity`, `pin`.
+    pub name: &'static str,
+    /// The outcome.
+    pub ok: Option<bool>,
+    /// One line.
+    pub detail: String,
+}
+
+/// Everything `diagnose` reports about the TLS session and its certificates.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// `TLSv1.3`, ...
+    pub version: String,
+    /// Cipher name.
+    pub cipher: String,
+    /// The chain as sent, leaf first.
+    pub chain: Vec<CertSummary>,
+    /// The checks, in order chain, validity, name, eku, pin.
+    pub checks: Vec<CheckResult>,
+    /// Whether the connection would be accepted under the options (the same policy as
+    /// [`connect`]).
+    pub accepted: bool,
+    /// SHA-1 of the leaf (for the crypto binding).
+    pub cert_sha1: [u8; 20],
+    /// SHA-256 of the leaf.
+    pub cert_sha256: [u8; 32],
+}
+
+fn eku_names(cert: &X509Ref) -> Option<Vec<String>> {
+    let e = cert.extended_key_usage()?;
+    let mut v = Vec::new();
+    for (flag, name) in [
+        (X509ExtendedKeyUsage::SSL_SERVER, "serverAuth"),
+        (X509ExtendedKeyUsage::SSL_CLIENT, "clientAuth"),
+        (X509ExtendedKeyUsage::SMIME, "emailProtection"),
+        (X509ExtendedKeyUsage::CODE_SIGN, "codeSigning"),
+        (X509ExtendedKeyUsage::OCSP_SIGN, "OCSPSigning"),
+        (X509ExtendedKeyUsage::TIMESTAMP, "timeStamping"),
+        (X509ExtendedKeyUsage::ANYEKU, "anyExtendedKeyUsage"),
+    ] {
+        if e.contains(flag) {
+            v.push(name.to_string());
+        }
+    }
+    Some(v)
+}
+
+fn summarize(c: &X509Ref) -> CertSummary {
+    let (dns, ips) = san_names(c);
+    CertSummary {
+        subject: name_line(c.subject_name()),
+        issuer: name_line(c.issuer_name()),
+        not_before: c.not_before().to_string(),
+        not_after: c.not_after().to_string(),
+        sans: dns
+            .into_iter()
+            .chain(ips.iter().map(IpAddr::to_string))
+            .collect(),
+        eku: eku_names(c),
+        sha256: c
+            .to_der()
+            .map(|d| hex(&openssl::sha::sha256(&d)))
+            .unwrap_or_default(),
+    }
+}
+
+/// Check the certificate of an [`connect_unchecked`] session the way [`connect`] would, one
+/// check at a time, so that every failure is reported, not only the first.
+pub fn inspect(ssl: &SslRef, host: &str, opts: &TlsOptions) -> Result<Inspection, TlsError> {
+    use openssl::asn1::Asn1Time;
+    use openssl::x509::X509StoreContext;
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let host_ip: Option<IpAddr> = bare.parse().ok();
+    let leaf = ssl
+        .peer_certificate()
+        .ok_or_else(|| TlsError::Handshake("the server sent no certificate".to_owned()))?;
+    let der = leaf
+        .to_der()
+        .map_err(|e| TlsError::OtherVerify(format!("cannot encode the server certificate: {e}")))?;
+    let cert_sha256 = openssl::sha::sha256(&der);
+    let cert_sha1 = openssl::sha::sha1(&der);
+    let mut chain: Vec<CertSummary> = Vec::new();
+    let mut untrusted = openssl::stack::Stack::<X509>::new()
+        .map_err(config_err("cannot create a certificate stack"))?;
+    match ssl.peer_cert_chain() {
+        Some(ch) if !ch.is_empty() => {
+            for c in ch {
+                chain.push(summarize(c));
+                let _ = untrusted.push(c.to_owned());
+            }
+        }
+        _ => chain.push(summarize(&leaf)),
+    }
+    let pin_only = opts.pin_sha256.is_some() && opts.ca_cert.is_none() && !opts.insecure;
+    let mut checks = Vec::new();
+
+    // chain, against the same trust anchors as connect()
+    let mut store = X509StoreBuilder::new().map_err(config_err("cannot create a trust store"))?;
+    match &opts.ca_cert {
+        Some(p) => {
+            for c in load_ca_file(p)? {
+                store
+                    .add_cert(c)
+                    .map_err(config_err(&format!("--ca-cert {}", p.display())))?;
+            }
+        }
+        None => store
+            .set_default_paths()
+            .map_err(config_err("cannot load the system trust store"))?,
+    }
+    let store = store.build();
+    let mut ctx = X509StoreContext::new().map_err(config_err("cannot create a verify context"))?;
+    let (chain_ok, chain_err) = ctx
+        .init(&store, &leaf, &untrusted, |c| {
+            let ok = c.verify_cert()?;
+            Ok((ok, c.error().error_string().to_string()))
+        })
+        .map_err(config_err("certificate verification"))?;
+    let anchors = match &opts.ca_cert {
+        Some(p) => format!("--ca-cert {}", p.display()),
+        None => "the system store".to_string(),
+    };
+    checks.push(CheckResult {
+        name: "chain",
+        ok: Some(chain_ok),
+        detail: if chain_ok {
+            format!("leads to a CA in {anchors}")
+        } else {
+            format!("{chain_err} (trust anchors: {anchors})")
+        },
+    });
+
+    let now = Asn1Time::days_from_now(0).map_err(config_err("the current time"))?;
+    let started = leaf.not_before() <= now;
+    let not_expired = leaf.not_after() >= now;
+    checks.push(CheckResult {
+        name: "validity",
+        ok: Some(started && not_expired),
+        detail: if !started {
+            format!("not valid before {} (check the clock)", leaf.not_before())
+        } else if !not_expired {
+            format!("expired {}", leaf.not_after())
+        } else {
+            format!("{} to {}", leaf.not_before(), leaf.not_after())
+        },
+    });
+
+    let name = check_name(&leaf, bare, host_ip);
+    checks.push(CheckResult {
+        name: "name",
+        ok: Some(name.is_ok()),
+        detail: match &name {
+            Ok(n) => format!("{bare} matches {n}"),
+            Err(names) if names.is_empty() => format!("no name in the certificate, not {bare}"),
+            Err(names) => format!("certificate is for {}, not {bare}", names.join(", ")),
+        },
+    });
+
+    let eku = eku_ok(&leaf);
+    checks.push(CheckResult {
+        name: "eku",
+        ok: Some(eku),
+        detail: match eku_names(&leaf) {
+            None => "no EKU extension (unrestricted)".to_string(),
+            Some(v) if eku => v.join(", "),
+            Some(v) => format!(
+                "{} (neither serverAuth nor anyExtendedKeyUsage)",
+                if v.is_empty() {
+                    "other usages".to_string()
+                } else {
+                    v.join(", ")
+                }
+            ),
+        },
+    });
+
+    let pin = opts.pin_sha256.map(|p| p == cert_sha256);
+    checks.push(CheckResult {
+        name: "pin",
+        ok: pin,
+        detail: match (opts.pin_sha256, pin) {
+            (None, _) => "no --cert-sha256 given".to_string(),
+            (Some(_), Some(true)) => "SHA-256 matches --cert-sha256".to_string(),
+            (Some(p), _) => format!(
+                "SHA-256 {} is not the pinned {}",
+                hex(&cert_sha256),
+                hex(&p)
+            ),
+        },
+    });
+
+    let accepted = if opts.insecure {
+        true
+    } else if pin_only {
+        pin == Some(true) && eku
+    } else {
+        chain_ok && started && not_expired && name.is_ok() && eku && pin != Some(false)
+    };
+    if pin_only {
+        for c in checks.iter_mut() {
+            if matches!(c.name, "chain" | "name" | "validity") && c.ok == Some(false) {
+                c.detail
+                    .push_str(" (not enforced: the pin replaces CA trust)");
+            }
+        }
+    }
+    Ok(Inspection {
+        version: ssl.version_str().to_owned(),
+        cipher: ssl
+            .current_cipher()
+            .map(|c| c.name().to_owned())
+            .unwrap_or_else(|| "(none)".to_owned()),
+        chain,
+        checks,
+        accepted,
+        cert_sha1,
+        cert_sha256,
+    })
 }
 
 fn normalize_sni(host: &str) -> String {
@@ -1085,12 +1380,18 @@ mod tests {
                 &["verification failed", "certificate revoked"],
             ),
             (
-                TlsError::Handshake(describe_handshake_failure("tlsv1 alert protocol version")),
+                TlsError::Handshake(describe_handshake_failure(
+                    "tlsv1 alert protocol version",
+                    &TlsOptions::default(),
+                )),
                 TlsClass::Handshake,
                 &["handshake failed", "protocol version", "alert"],
             ),
             (
-                TlsError::Handshake(describe_handshake_failure("sslv3 alert handshake failure")),
+                TlsError::Handshake(describe_handshake_failure(
+                    "sslv3 alert handshake failure",
+                    &TlsOptions::default(),
+                )),
                 TlsClass::Handshake,
                 &["handshake failed", "cipher", "handshake failure"],
             ),

@@ -46,7 +46,7 @@ fn every_option_is_in_the_man_page_and_back() {
 fn exit_codes_match() {
     let man = man();
     let help = Args::command().render_long_help().to_string();
-    for code in 0..=11 {
+    for code in 0..=12 {
         assert!(
             man.contains(&format!(".B {code}\n")),
             "exit {code} missing from the man page"
@@ -55,5 +55,26 @@ fn exit_codes_match() {
             help.contains(&format!("\n  {code:>2}  ")) || help.contains(&format!("\n   {code}  ")),
             "exit {code} missing from --help"
         );
+    }
+}
+
+#[test]
+fn every_diagnose_option_is_in_the_man_page() {
+    let man = man()
+        .replace("\\-", "-")
+        .replace("\\fB", " ")
+        .replace("\\fR", " ");
+    let diag = man.split(".SH DIAGNOSE").nth(1).unwrap();
+    let diag = diag.split(".SH TIMERS").next().unwrap();
+    for a in sstp_helper::diagnose::DiagArgs::command().get_arguments() {
+        if let Some(l) = a.get_long() {
+            if l.starts_with("proxy") || l == "help" || l == "version" {
+                continue; // "the proxy options", described under OPTIONS
+            }
+            assert!(
+                diag.contains(&format!("--{l}")),
+                "diagnose --{l} is not in the DIAGNOSE section of sstp-helper.8"
+            );
+        }
     }
 }

@@ -22,12 +22,14 @@ pub fn guid_from_random(mut b: [u8; 16]) -> String {
     )
 }
 
-/// The `SSTP_DUPLEX_POST` request. `host` is the Host header value (name, `[v6]`, with `:port`
+/// The `SSTP_DUPLEX_POST` request, with the `SSTPVERSION: 1.0` header Windows clients send
+/// (MS-SSTP §4.5; some proxies and servers look for it). `host` is the Host header value (name, `[v6]`, with `:port`
 /// when not 443); `correlation_id` the GUID.
 pub fn request(host: &str, correlation_id: &str) -> Vec<u8> {
     format!(
         "SSTP_DUPLEX_POST {SSTP_URI} HTTP/1.1\r\n\
          Host: {host}\r\n\
+         SSTPVERSION: 1.0\r\n\
          Content-Length: 18446744073709551615\r\n\
          SSTPCORRELATIONID: {correlation_id}\r\n\
          \r\n"
@@ -145,6 +147,7 @@ mod tests {
             String::from_utf8(r).unwrap(),
             "SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\n\
              Host: vpn.example.com\r\n\
+             SSTPVERSION: 1.0\r\n\
              Content-Length: 18446744073709551615\r\n\
              SSTPCORRELATIONID: {6A2F3C9E-0B1D-4E5F-8A7B-1C2D3E4F5A6B}\r\n\r\n"
         );

@@ -2,7 +2,7 @@
 //! scripted by a [`Mode`] for fault injection. It records every SSTP message the client sends.
 
 use crate::certs::ServerCert;
-use openssl::ssl::{Ssl, SslAcceptor, SslMethod};
+use openssl::ssl::{Ssl, SslAcceptor, SslMethod, SslVersion};
 use sstp_proto::binding::{self, HashProtocol};
 use sstp_proto::secret::Secret;
 use sstp_proto::wire::{
@@ -273,8 +273,26 @@ impl TestServer {
 
     /// As [`TestServer::start`], on a given address.
     pub fn start_on(bind: SocketAddr, mode: Mode, cert: &ServerCert) -> (SocketAddr, ServerHandle) {
+        Self::start_tls(bind, mode, cert, None, None)
+    }
+
+    /// As [`TestServer::start_on`], speaking only TLS versions `min..=max` (`None`: the
+    /// acceptor's default bound): a TLS 1.2-only or TLS 1.3-only server.
+    pub fn start_tls(
+        bind: SocketAddr,
+        mode: Mode,
+        cert: &ServerCert,
+        min: Option<SslVersion>,
+        max: Option<SslVersion>,
+    ) -> (SocketAddr, ServerHandle) {
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
             .expect("openssl acceptor");
+        if min.is_some() {
+            b.set_min_proto_version(min).expect("minimum TLS version");
+        }
+        if max.is_some() {
+            b.set_max_proto_version(max).expect("maximum TLS version");
+        }
         b.set_private_key(&cert.key).expect("server key");
         b.set_certificate(&cert.leaf).expect("server certificate");
         b.add_extra_chain_cert(cert.ca.clone())

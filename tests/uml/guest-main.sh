@@ -51,6 +51,7 @@ finish() {
     log "finishing"
     [ -n "${CPID:-}" ] && kill -KILL "$CPID" 2>/dev/null
     [ -n "${SSTPD_PID:-}" ] && kill "$SSTPD_PID" 2>/dev/null
+    [ -n "${SQUID_PID:-}" ] && kill "$SQUID_PID" 2>/dev/null
     [ "${SOFTETHER_STARTED:-0}" = 1 ] && SRV /usr/libexec/softether/vpnserver/vpnserver stop >/dev/null 2>&1
     [ "${SOFTETHER_STARTED:-0}" = 1 ] && { mkdir -p "$OUT/softether-logs"; cp -r /var/log/softether/. "$OUT/softether-logs/" 2>/dev/null; }
     [ -n "${DUMP_PID:-}" ] && { kill -TERM "$DUMP_PID" 2>/dev/null; sleep 1; }
@@ -134,18 +135,18 @@ sstpd_start() {   # $1 = mschap | pap
     else
         fail "server pppd cannot load sstp-pppd-plugin.so (sstpd would not verify the binding)"
     fi
-    "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l "${SSTPD_LISTEN:-$SRV_IP}" -p 443 \
+    "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l "${SSTPD_LISTEN:-$SRV_IP}" -p "${SSTPD_PORT:-443}" \
         -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
         --local $PPP_LOCAL --remote 10.77.0.0/24 -v "${SSTPD_LOGLEVEL:-10}" >> "$OUT/sstpd.log" 2>&1 &
     SSTPD_PID=$!
     local i
     for i in $(seq 200); do
-        SRV ss -Htln "sport = :443" | grep -q . && break
+        SRV ss -Htln "sport = :${SSTPD_PORT:-443}" | grep -q . && break
         kill -0 "$SSTPD_PID" 2>/dev/null || break
         sleep 0.1
     done
-    if SRV ss -Htln "sport = :443" | grep -q .; then
-        info "sstpd $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p') listening on ${SSTPD_LISTEN:-$SRV_IP}:443 ($1)"
+    if SRV ss -Htln "sport = :${SSTPD_PORT:-443}" | grep -q .; then
+        info "sstpd $("$VENV/bin/pip" show sstp-server 2>/dev/null | sed -n 's/^Version: //p') listening on ${SSTPD_LISTEN:-$SRV_IP}:${SSTPD_PORT:-443} ($1)"
     else
         fail "sstpd did not start (see sstpd.log)"; tail -20 "$OUT/sstpd.log"; exit 1
     fi
@@ -581,6 +582,98 @@ scen_route() {
     SERVER_ARG= HELPER_ARGS=
 }
 
+# HTTP proxy (issue 6): sstpd listens on 203.0.113.1:8443 (srv's loopback), which netns cli
+# has no route to; Debian's squid in netns srv on 192.0.2.1:3128 with Digest authentication
+# (digest_file_auth) is the only way there. First a wrong proxy password (exit 12, one clear
+# ERROR line, no retry loop), then the real connection: 407 answered with Digest, the tunnel
+# to the non-443 port, binding verified, ping, clean SIGTERM; squid's access.log shows the
+# CONNECT line with the user.
+scen_proxy() {
+    local far=203.0.113.1 port=8443 sq=/tmp/squid i rc line
+    net_setup "$DELAY_MS"
+    SRV ip addr add $far/32 dev lo
+    SSTPD_LISTEN=$far SSTPD_PORT=$port sstpd_start mschap
+    if CLI python3 "$HERE/icmp-ping.py" $far 1 > /dev/null 2>&1; then
+        fail "control: netns cli reaches $far directly (the test would prove nothing)"; exit 1
+    else
+        pass "control: netns cli has no route to $far; only the proxy can reach it"
+    fi
+    mkdir -p $sq && chmod 777 $sq
+    printf 'alice:proxy-pass-456\n' > $sq/digest && chmod 644 $sq/digest
+    cat > $sq/squid.conf <<EOSQ
+http_port $SRV_IP:3128
+pid_filename $sq/squid.pid
+cache_log $sq/cache.log
+access_log stdio:$sq/access.log
+cache deny all
+cache_mem 8 MB
+coredump_dir $sq
+shutdown_lifetime 0 seconds
+logfile_rotate 0
+auth_param digest program /usr/lib/squid/digest_file_auth $sq/digest
+auth_param digest realm sstp-uml
+acl authed proxy_auth REQUIRED
+http_access allow authed
+http_access deny all
+EOSQ
+    cp $sq/squid.conf "$OUT/squid.conf"
+    "${IN_SRV[@]}" squid -N -f $sq/squid.conf > "$OUT/squid.stderr" 2>&1 &
+    SQUID_PID=$!
+    for i in $(seq 300); do SRV ss -Htln "sport = :3128" | grep -q . && break; alive "$SQUID_PID" || break; sleep 0.1; done
+    if SRV ss -Htln "sport = :3128" | grep -q .; then
+        info "squid $(squid -v | sed -n 's/.*Version //p' | head -1) listening on $SRV_IP:3128, Digest auth (digest_file_auth)"
+    else
+        fail "squid did not start: $(tail -3 "$OUT/squid.stderr" $sq/cache.log 2>/dev/null | tr '\n' ' ')"; exit 1
+    fi
+    printf 'proxy-pass-456\n' > /tmp/proxy-pw.txt; printf 'wrong-pass\n' > /tmp/proxy-bad.txt
+    chmod 600 /tmp/proxy-pw.txt /tmp/proxy-bad.txt
+    SERVER_ARG=$far:$port
+
+    # wrong proxy password
+    HELPER_ARGS="--host $SRV_IP --proxy http://$SRV_IP:3128 --proxy-user alice --proxy-password-file /tmp/proxy-bad.txt --reconnect"
+    client_start "$OUT/client.badpw.log" $OPTS_MSCHAP
+    for i in $(seq 300); do alive "$CPID" || break; sleep 0.1; done
+    if alive "$CPID"; then
+        fail "wrong proxy password: the helper still runs after 30 s"; kill_cli_leftovers
+    else
+        wait "$CPID"; rc=$?; CPID=
+        line=$(grep ' ERROR ' "$OUT/client.badpw.log" | head -1)
+        if [ "$rc" = 12 ] && [ "$(grep -c ' ERROR ' "$OUT/client.badpw.log")" = 1 ] \
+            && echo "$line" | grep -q 'proxy authentication failed (wrong proxy user or password?)'; then
+            pass "wrong proxy password (with --reconnect): exit 12, no retry: $(echo "$line" | cut -c1-160)"
+        else
+            fail "wrong proxy password: exit $rc, error line: ${line:-none}"
+        fi
+    fi
+
+    # the real connection
+    HELPER_ARGS="--host $SRV_IP --proxy http://$SRV_IP:3128 --proxy-user alice --proxy-password-file /tmp/proxy-pw.txt"
+    CTAG=client
+    connect 1 40 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "proxy (squid Digest, server port $port)" || exit 1
+    for line in "407, answering with Digest credentials for alice" "tunnel to $far:$port open"; do
+        if grep -q "$line" "$CLOG"; then
+            pass "helper: $(grep -m1 "$line" "$CLOG" | cut -c1-170)"
+        else
+            fail "helper logged no '$line'"
+        fi
+    done
+    check_binding
+    check_ping $PPP_LOCAL 3
+    check_teardown server
+    kill -TERM "$SQUID_PID" 2>/dev/null
+    for i in $(seq 100); do alive "$SQUID_PID" || break; sleep 0.1; done
+    kill -KILL "$SQUID_PID" 2>/dev/null; wait "$SQUID_PID" 2>/dev/null; SQUID_PID=
+    cp $sq/access.log "$OUT/squid-access.log" 2>/dev/null; cp $sq/cache.log "$OUT/squid-cache.log" 2>/dev/null
+    line=$(grep "CONNECT $far:$port" "$OUT/squid-access.log" | grep ' alice ' | grep -v '/407 ' | head -1)
+    if [ -n "$line" ]; then
+        pass "squid access.log: $(echo "$line" | cut -c1-170)"
+    else
+        fail "no authenticated 'CONNECT $far:$port' by alice in squid's access.log"
+    fi
+    SERVER_ARG= HELPER_ARGS=
+}
+
 # IPv6 outside and inside: the server name resolves (guest /etc/hosts) to two IPv6
 # addresses only, the first of which never answers (on-link, no neighbour: EHOSTUNREACH
 # after ~3 s); Happy Eyeballs must reach the second within the 250 ms stagger, not after
@@ -907,6 +1000,7 @@ case "$SCEN" in
     softether) scen_softether ;;
     relay)     scen_relay ;;
     route)     scen_route ;;
+    proxy)     scen_proxy ;;
     ipv6)      scen_ipv6 ;;
     reconnect) scen_reconnect ;;
     crash)     scen_crash ;;

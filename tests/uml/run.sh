@@ -4,7 +4,7 @@
 # our sstp-helper + pppd plugin as the client (or Debian's sstpc: CLIENT=sstpc).
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
-#   scenarios: mschap pap fast repeat softether relay route ipv6 reconnect crash demo   (all = every one of them)
+#   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo   (all = every one of them)
 #              nm-up nm-secrets nm-fail nm-repeat   (NetworkManager, nm-guest.sh)
 # env:
 #   CLIENT=ours|sstpc   client under test (default ours)
@@ -23,7 +23,7 @@
 set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-ALL="mschap pap fast repeat softether relay route ipv6 reconnect crash demo"
+ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat"   # NetworkManager end to end: nm-guest.sh
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
@@ -163,7 +163,7 @@ run_one() {
     [ -n "$retries" ] || { [ "$CLIENT" = sstpc ] && retries=5 || retries=1; }
     local loglevel=${HELPER_LOGLEVEL:-debug}; [ "$scen" = demo ] && loglevel=${HELPER_LOGLEVEL:-info}
     case "$scen" in
-        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|ipv6|reconnect|crash) tmo=180 ;; softether) tmo=360 ;;
+        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|proxy|ipv6|reconnect|crash) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
         nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
     esac

@@ -146,6 +146,8 @@ pub struct Helper {
     pub pppd: PathBuf,
     /// Stand-in mode when `pppd` is the `pppd-standin` binary.
     pub standin: Option<String>,
+    /// Extra environment (proxy variables); the test's own proxy variables never leak in.
+    pub env: Vec<(String, String)>,
 }
 
 impl Helper {
@@ -173,6 +175,7 @@ impl Helper {
             pw,
             pppd,
             standin: None,
+            env: Vec::new(),
         }
     }
 
@@ -181,6 +184,12 @@ impl Helper {
     pub fn with_standin(mut self, mode: &str) -> Helper {
         self.pppd = PathBuf::from(env!("CARGO_BIN_EXE_pppd-standin"));
         self.standin = Some(mode.to_string());
+        self
+    }
+
+    /// Run with this environment variable set.
+    pub fn with_env(mut self, k: &str, v: &str) -> Helper {
+        self.env.push((k.to_string(), v.to_string()));
         self
     }
 
@@ -236,6 +245,11 @@ impl Helper {
             .env_remove("SSLKEYLOGFILE")
             .env_remove(standin::ENV_MODE)
             .env_remove(standin::ENV_SEED)
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
