@@ -7,7 +7,7 @@
  * validating: every vpn.data / vpn.secrets key the editor handles is one row.
  *
  * Each input widget is named after its key (gtk_widget_set_name) and each field has an error
- * label named "<key>-error" next to it; tests find them by those names.
+ * label named "<key>-error" right under it; tests find them by those names.
  */
 #include <errno.h>
 #include <gtk/gtk.h>
@@ -398,7 +398,12 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
         gtk_widget_set_name(err, name);
         add_css_class(err, "error");
         label_set_wrap(err);
-        gtk_grid_attach(GTK_GRID(grid), err, 2, *row, 1, 1);
+#if !GTK_CHECK_VERSION(4, 0, 0)
+        gtk_widget_set_no_show_all(err, TRUE); /* hosts may show_all() the page */
+#endif
+        /* right under the field; the row takes no space while the label is hidden */
+        (*row)++;
+        gtk_grid_attach(GTK_GRID(grid), err, 1, *row, 1, 1);
         self->errors[i] = err;
     }
     (*row)++;

@@ -1,0 +1,37 @@
+#!/usr/bin/python3
+"""The nmcli path: import and export through the plugin in a process without GTK.
+
+nmcli (`nmcli connection import type sstp file X`, `nmcli connection export`) loads only the
+shim; it must work, and must not pull GTK in. usage: nogtk_check.py NAME_FILE DATA_DIR OUT_DIR
+"""
+import os
+import sys
+
+import gi
+
+gi.require_version("NM", "1.0")
+from gi.repository import GLib, NM  # noqa: E402
+
+name_file, data_dir, out_dir = sys.argv[1:4]
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    passed += bool(cond)
+    failed += not cond
+    print(("ok   " if cond else "FAIL ") + "no-GTK: " + what)
+
+
+plugin = NM.VpnPluginInfo.new_from_file(name_file).load_editor_plugin()
+c = plugin.import_(os.path.join(data_dir, "office-sstp.pbk"))
+check(c.get_setting_vpn().get_data_item("gateway") == "vpn.example.com", "import of a .pbk")
+path = os.path.join(out_dir, "nogtk.sstp")
+check(plugin.export(path, c), "export")
+back = plugin.import_(path)
+check(back.get_setting_vpn().get_data_item("gateway") == "vpn.example.com" and back.get_id() == "Office SSTP",
+      "export then import")
+maps = open("/proc/self/maps").read()
+check("libgtk" not in maps and "libnma" not in maps, "no GTK or libnma library mapped into the process")
+print(f"no-GTK: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

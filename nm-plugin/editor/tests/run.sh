@@ -1,0 +1,143 @@
+#!/bin/bash
+# The GNOME / nm-connection-editor tier: builds nm-plugin/editor and checks it for real.
+#
+#   nm-plugin/editor/tests/run.sh [OUT_DIR]      (default nm-plugin/editor/build/test-out)
+#
+# 1. `make install DESTDIR=` puts the three libraries in libnm's plugin directory.
+# 2. nmcli path: import/export through the installed shim in a process without GTK.
+# 3. GTK3 and GTK4 harnesses (harness.py) under Xvfb: every widget, round trips, validation,
+#    .pbk / .sstp import, export -> import identity; a screenshot of each editor.
+# 4. Real nm-connection-editor (GTK3) on a private system bus without NetworkManager, read
+#    through the AT-SPI tree: SSTP is in its type chooser, Create… embeds our editor, Save stays
+#    disabled with our validation message; screenshots.
+# Needs: make, gcc, pkg-config, libnm-dev, libgtk-3-dev, libgtk-4-dev, libnma-dev,
+# libnma-gtk4-dev, xvfb, imagemagick, network-manager-gnome, at-spi2-core, dbus, python3-gi,
+# gir1.2-nm-1.0, gir1.2-gtk-3.0, gir1.2-gtk-4.0, gir1.2-atspi-2.0 (tests/install-deps.sh).
+# Ends with "gnome-editor: N passed, M failed"; exits non-zero when anything failed.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+EDITOR=$(dirname "$HERE")
+OUT=${1:-$EDITOR/build/test-out}
+PY=/usr/bin/python3 # Debian's python3 has gi; a pyenv one may not
+rm -rf "$OUT" && mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+PASSED=0
+FAILED=0
+
+note() { printf '%s\n' "$*"; }
+ok() { PASSED=$((PASSED + 1)); note "ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); note "FAIL $*"; }
+# run a checker; add up its "N passed, M failed" line
+tally() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>"$log.stderr"
+	local rc=$?
+	cat "$log"
+	local line
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		PASSED=$((PASSED + BASH_REMATCH[1] - 1)) # the run itself counts one below
+		FAILED=$((FAILED + BASH_REMATCH[2]))
+	fi
+	if [ $rc -eq 0 ] && [ -n "$line" ]; then ok "$(basename "$log" .log) exited 0"; else
+		fail "$(basename "$log" .log) exited $rc"
+		tail -20 "$log.stderr"
+	fi
+}
+
+# ---- 1. build and install
+if nice make -s -C "$EDITOR" >"$OUT/make.log" 2>&1; then ok "make -C nm-plugin/editor"; else
+	fail "make -C nm-plugin/editor"
+	cat "$OUT/make.log"
+	note "gnome-editor: $PASSED passed, $FAILED failed"
+	exit 1
+fi
+ROOT=$OUT/root
+make -s -C "$EDITOR" install DESTDIR="$ROOT" >>"$OUT/make.log" 2>&1
+PLUGINDIR=$(pkg-config --variable=libdir libnm)/NetworkManager
+for f in libnm-vpn-plugin-sstp-rs.so libnm-vpn-plugin-sstp-rs-editor.so libnm-gtk4-vpn-plugin-sstp-rs-editor.so; do
+	if [ -f "$ROOT$PLUGINDIR/$f" ] && [ "$(stat -c %a "$ROOT$PLUGINDIR/$f")" = 644 ]; then
+		ok "installed $PLUGINDIR/$f (0644)"
+	else fail "installed $PLUGINDIR/$f"; fi
+done
+NAME=$EDITOR/../data/nm-sstp-service.name
+if grep -qx 'plugin=libnm-vpn-plugin-sstp-rs.so' "$NAME"; then ok "the .name file names the shim by its bare name"; else
+	fail "the .name file has no plugin=libnm-vpn-plugin-sstp-rs.so"
+fi
+# the shipped .name file, with plugin= pointing at the DESTDIR copy (libnm resolves a bare
+# name against its own plugin directory, which a test must not write to)
+mkdir -p "$OUT/vpn"
+sed "s|^plugin=.*|plugin=$ROOT$PLUGINDIR/libnm-vpn-plugin-sstp-rs.so|" "$NAME" >"$OUT/vpn/nm-sstp-service.name"
+NAMEFILE=$OUT/vpn/nm-sstp-service.name
+
+# ---- 2. the nmcli path, no GTK
+tally "$OUT/nogtk.log" $PY "$HERE/nogtk_check.py" "$NAMEFILE" "$HERE/data" "$OUT"
+
+# ---- 3. and 4. under Xvfb, with a private session bus (AT-SPI) and system bus
+XPID=
+SYSPID=
+cleanup() {
+	[ -n "$SYSPID" ] && kill "$SYSPID" 2>/dev/null
+	[ -n "$XPID" ] && kill "$XPID" 2>/dev/null
+}
+trap cleanup EXIT
+Xvfb -displayfd 5 -screen 0 1000x1000x24 -nolisten tcp 5>"$OUT/display" 2>"$OUT/xvfb.log" &
+XPID=$!
+for _ in $(seq 100); do [ -s "$OUT/display" ] && break; sleep 0.1; done
+if [ ! -s "$OUT/display" ]; then
+	fail "Xvfb did not start"
+	note "gnome-editor: $PASSED passed, $FAILED failed"
+	exit 1
+fi
+export DISPLAY=:$(cat "$OUT/display")
+# (without the send_type/eavesdrop rules libnm's NMClient waits 25 s and gives up)
+cat >"$OUT/system-bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$OUT/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$OUT/system-bus.conf" --fork --print-pid >"$OUT/system-bus.pid"
+SYSPID=$(cat "$OUT/system-bus.pid")
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$OUT/system_bus_socket
+export NM_VPN_PLUGIN_DIR=$OUT/vpn # nm-connection-editor reads .name files from here first
+
+tally "$OUT/gtk3.log" env NO_AT_BRIDGE=1 $PY "$HERE/harness.py" 3.0 "$NAMEFILE" "$HERE/data" "$OUT"
+tally "$OUT/gtk4.log" env NO_AT_BRIDGE=1 GSK_RENDERER=cairo $PY "$HERE/harness.py" 4.0 "$NAMEFILE" "$HERE/data" "$OUT"
+
+# nm-connection-editor: a session bus of its own for AT-SPI; SIGKILL afterwards (its modal
+# dialogs ignore SIGTERM).
+nmce() {
+	local mode=$1
+	shift
+	MODE=$mode dbus-run-session -- bash -c '
+		nm-connection-editor "$@" >"$OUT/nmce-$MODE.log" 2>&1 & p=$!
+		'"$PY"' "$HERE/nmce_check.py" "$MODE" "$OUT/nmce-$MODE.png"; rc=$?
+		kill -9 $p; exit $rc' nmce "$@"
+}
+export OUT HERE
+tally "$OUT/nmce-chooser-check.log" nmce chooser --create
+tally "$OUT/nmce-editor-check.log" nmce editor --create --type=vpn:org.freedesktop.NetworkManager.sstp
+for m in chooser editor; do
+	if grep -q "Cannot save connection due to error: Invalid setting VPN: Gateway: a gateway is required" "$OUT/nmce-$m.log"; then
+		ok "nm-connection-editor ($m) logs our validation error for the empty gateway"
+	else fail "nm-connection-editor ($m) did not log our validation error"; fi
+	if grep -qi "cannot load\|could not load\|invalid service" "$OUT/nmce-$m.log"; then
+		fail "nm-connection-editor ($m) reports a plugin load error: $(grep -i "load\|invalid service" "$OUT/nmce-$m.log" | head -1)"
+	else ok "nm-connection-editor ($m) reports no plugin load error"; fi
+done
+
+note "artifacts (screenshots, exports, logs): $OUT"
+note "gnome-editor: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
