@@ -206,7 +206,7 @@ check(not get_check(w["refuse-pap"]) and get_check(w["refuse-mschap"]),
       "Allow PAP unchecked (refuse-pap=yes), Allow MSCHAP checked")
 check(w["connection-type"].get_active_id() == "tls", "login type shows EAP-TLS")
 check(w["outer-tls-max-version"].get_active_id() == "1.3", "TLS max version shows 1.3")
-check(w["tls-user-cert"].get_sensitive() or True, "EAP-TLS fields present")
+check(w["tls-user-cert"].is_sensitive(), "EAP-TLS fields are editable with login type EAP-TLS")
 
 # ---------------------------------------------------------------- driving the widgets
 changed = []
@@ -217,6 +217,7 @@ set_text(w["user"], "carol")
 set_text(w["password"], "n3w")
 set_text(w["domain"], "")
 w["connection-type"].set_active_id("password")
+check(not w["tls-user-cert"].is_sensitive(), "EAP-TLS fields are greyed out with login type Password")
 set_text(w["ca-cert"], "")
 set_check(w["ignore-cert-warn"], False)
 set_text(w["cert-sha256"], ":".join(["AB"] * 32))
