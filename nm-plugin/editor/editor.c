@@ -87,7 +87,8 @@ static const char *const TLS_VERSIONS[] = {
 static const Field FIELDS[] = {
     {"gateway", "_Gateway:", K_TEXT, V_GATEWAY, P_GENERAL, NULL,
      "SSTP server: host, host:port or [IPv6]:port (port 443 by default)"},
-    {"connection-type", "_Login with:", K_CHOICE, V_NONE, P_GENERAL, CONNECTION_TYPES, NULL},
+    {"connection-type", "_Login with:", K_CHOICE, V_NONE, P_GENERAL, CONNECTION_TYPES,
+     "Certificate (EAP-TLS) logins need pppd >= 2.5; the service refuses them for now"},
     {"user", "_User name:", K_TEXT, V_NONE, P_GENERAL, NULL, NULL},
     {"password", "_Password:", K_PASSWORD, V_NONE, P_GENERAL, NULL, NULL},
     {"domain", "_NT domain:", K_TEXT, V_NONE, P_GENERAL, NULL,
@@ -320,6 +321,49 @@ new_label(const char *text, float xalign)
     return l;
 }
 
+/* "…" next to a certificate field: a file chooser (a portal's where there is one). */
+static void
+on_browse_response(GtkNativeDialog *native, int response, gpointer user_data)
+{
+    GtkWidget *entry = user_data;
+
+    if (response == GTK_RESPONSE_ACCEPT) {
+        g_autoptr(GFile) file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(native));
+        g_autofree char *path = file ? g_file_get_path(file) : NULL;
+        if (path)
+            entry_set_text(entry, path);
+    }
+    gtk_native_dialog_destroy(native);
+    g_object_unref(native);
+}
+
+static void
+on_browse(GtkButton *button, gpointer user_data)
+{
+    GtkWidget *entry = user_data;
+#if GTK_CHECK_VERSION(4, 0, 0)
+    GtkRoot *root = gtk_widget_get_root(GTK_WIDGET(button));
+    GtkWindow *parent = GTK_IS_WINDOW(root) ? GTK_WINDOW(root) : NULL;
+#else
+    GtkWidget *top = gtk_widget_get_toplevel(GTK_WIDGET(button));
+    GtkWindow *parent = GTK_IS_WINDOW(top) ? GTK_WINDOW(top) : NULL;
+#endif
+    GtkFileChooserNative *native = gtk_file_chooser_native_new("Choose a certificate or key file",
+                                                               parent,
+                                                               GTK_FILE_CHOOSER_ACTION_OPEN,
+                                                               "_Open",
+                                                               "_Cancel");
+    const char *cur = entry_get_text(entry);
+
+    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(native), TRUE);
+    if (cur && *cur) {
+        g_autoptr(GFile) file = g_file_new_for_path(cur);
+        gtk_file_chooser_set_file(GTK_FILE_CHOOSER(native), file, NULL);
+    }
+    g_signal_connect(native, "response", G_CALLBACK(on_browse_response), entry);
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(native));
+}
+
 static void
 add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *s_vpn)
 {
@@ -370,9 +414,21 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
     if (f->tooltip)
         gtk_widget_set_tooltip_text(w, f->tooltip);
     if (label) {
+        GtkWidget *cell = w;
+        if (f->check == V_FILE) {
+            /* the entry and a browse button side by side in the field's cell */
+            g_autofree char *name = g_strconcat(f->key, "-browse", NULL);
+            GtkWidget *browse = gtk_button_new_with_label("…");
+            gtk_widget_set_name(browse, name);
+            gtk_widget_set_tooltip_text(browse, "Choose a file");
+            g_signal_connect(browse, "clicked", G_CALLBACK(on_browse), w);
+            cell = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+            box_append(cell, w);
+            box_append(cell, browse);
+        }
         gtk_label_set_mnemonic_widget(GTK_LABEL(label), w);
         gtk_grid_attach(GTK_GRID(grid), label, 0, *row, 1, 1);
-        gtk_grid_attach(GTK_GRID(grid), w, 1, *row, 1, 1);
+        gtk_grid_attach(GTK_GRID(grid), cell, 1, *row, 1, 1);
     } else if (f->kind == K_REFUSE) {
         /* "Authentication:" and the Allow-X boxes side by side on one row */
         if (i == 0 || FIELDS[i - 1].kind != K_REFUSE) {

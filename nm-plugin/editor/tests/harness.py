@@ -21,6 +21,8 @@ gi.require_version("Gtk", GTK)
 gi.require_version("NM", "1.0")
 from gi.repository import GLib, Gtk, NM  # noqa: E402
 
+GLib.set_prgname("sstp-rs-editor-harness")
+
 SERVICE = "org.freedesktop.NetworkManager.sstp"
 passed = 0
 failed = 0
@@ -263,6 +265,31 @@ check(get_text(w2["gateway"]) == "[2001:db8::1]:443" and get_text(w2["user"]) ==
       "a new editor shows the saved values (widgets -> settings -> widgets)")
 out2 = new_conn({})
 check(ed2.update_connection(out2) and data_of(out2) == d, "second round trip is identical")
+
+# ---------------------------------------------------------------- the "…" file choosers
+from gi.repository import Gio  # noqa: E402
+
+
+def file_dialogs():
+    return [t for t in Gtk.Window.list_toplevels() if isinstance(t, Gtk.FileChooserDialog) and t.get_visible()]
+
+
+for key in ("ca-cert", "tls-user-cert", "tls-user-key", "tls-ca-cert"):
+    check(isinstance(w.get(key + "-browse"), Gtk.Button), f"{key} has a browse button")
+w["connection-type"].set_active_id("tls")
+w["ca-cert-browse"].emit("clicked")
+pump(1.0)
+dlgs = file_dialogs()
+check(len(dlgs) == 1, "the browse button opens a file chooser")
+if dlgs:
+    dlgs[0].set_file(Gio.File.new_for_path(PEM2))
+    pump(0.3)
+    dlgs[0].response(Gtk.ResponseType.ACCEPT)
+    pump(0.5)
+    check(get_text(w["ca-cert"]) == PEM2, f"choosing a file fills in the field: {get_text(w['ca-cert'])!r}")
+    check(not file_dialogs(), "the file chooser is gone")
+set_text(w["ca-cert"], "")
+w["connection-type"].set_active_id("password")
 
 # ---------------------------------------------------------------- validation blocks saving
 INVALID = [
