@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Checks a running nm-connection-editor through the accessibility (AT-SPI) tree.
 
-usage: nmce_check.py chooser|editor SCREENSHOT
+usage: nmce_check.py chooser|editor|import|import-bad SCREENSHOT
 
 chooser: `nm-connection-editor --create` shows the connection type chooser; its VPN list
          has our plugin's name.
 editor:  `nm-connection-editor --create --type=vpn:org.freedesktop.NetworkManager.sstp` shows
          our GTK3 editor: its field labels are in the tree, the empty gateway's message is next
          to the field, and Save is disabled.
+import:  `nm-connection-editor --import=office-sstp.pbk` opens our editor on the imported entry
+         with its gateway filled in.
+import-bad: `--import=ikev2.pbk` shows nm-connection-editor's import error, no editor.
 Waits up to 90 s for the window (nm-connection-editor is slow to start without NetworkManager).
 """
 import subprocess
@@ -114,6 +117,17 @@ def editor_checks(shot):
     screenshot(shot)
 
 
+def field_text(ns, label):
+    """Text of the entry a label is the mnemonic label of (AT-SPI relation LABEL_FOR)."""
+    for obj, r, n in ns:
+        if r == "label" and n == label:
+            for rel in obj.get_relation_set() or []:
+                if rel.get_relation_type() == Atspi.RelationType.LABEL_FOR and rel.get_n_targets():
+                    t = rel.get_target(0)
+                    return t.get_text(0, -1)
+    return None
+
+
 def press(ns, role, name):
     for obj, r, n in ns:
         if r == role and n.replace("_", "") == name:
@@ -135,6 +149,22 @@ if MODE == "chooser":
     editor_checks(SHOT.replace(".png", "-editor.png"))
 elif MODE == "editor":
     editor_checks(SHOT)
+elif MODE == "import":
+    # nm-connection-editor --import=office-sstp.pbk: our plugin reads it, the editor opens filled in
+    ns = wait_for(lambda ns: any(r == "frame" and n == "Editing Office SSTP" for _, r, n in ns), 90)
+    frames = {n for _, r, n in ns if r in ("frame", "dialog", "alert") and n}
+    check("Editing Office SSTP" in frames, f"the imported entry opens in the editor: {sorted(frames)}")
+    check(field_text(ns, "Gateway:") == "vpn.example.com",
+          f"its gateway field holds the phonebook's PhoneNumber: {field_text(ns, 'Gateway:')!r}")
+    check("a gateway is required" not in names(ns, "label"), "no validation message")
+    screenshot(SHOT)
+elif MODE == "import-bad":
+    # an IKEv2 phonebook: no plugin takes it, so nm-connection-editor shows its import error
+    ns = wait_for(lambda ns: any(r == "alert" for _, r, _ in ns), 90)
+    labels = names(ns, "label")
+    check("Error importing connection" in labels, f"an error is shown: {sorted(n for n in labels if n)}")
+    check(not any(r == "frame" and n.startswith("Editing") for _, r, n in ns), "no editor opens")
+    screenshot(SHOT)
 else:
     sys.exit(f"unknown mode {MODE}")
 

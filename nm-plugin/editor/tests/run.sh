@@ -9,7 +9,8 @@
 #    .pbk / .sstp import, export -> import identity; a screenshot of each editor.
 # 4. Real nm-connection-editor (GTK3) on a private system bus without NetworkManager, read
 #    through the AT-SPI tree: SSTP is in its type chooser, Create… embeds our editor, Save stays
-#    disabled with our validation message; screenshots.
+#    disabled with our validation message; --import of a .pbk opens our editor filled in, of an
+#    IKEv2 .pbk shows its import error; screenshots.
 # Needs: make, gcc, pkg-config, libnm-dev, libgtk-3-dev, libgtk-4-dev, libnma-dev,
 # libnma-gtk4-dev, xvfb, imagemagick, network-manager-gnome, at-spi2-core, dbus, python3-gi,
 # gir1.2-nm-1.0, gir1.2-gtk-3.0, gir1.2-gtk-4.0, gir1.2-atspi-2.0 (tests/install-deps.sh).
@@ -157,6 +158,11 @@ nmce() {
 export OUT HERE
 tally "$OUT/nmce-chooser-check.log" nmce chooser --create
 tally "$OUT/nmce-editor-check.log" nmce editor --create --type=vpn:org.freedesktop.NetworkManager.sstp
+tally "$OUT/nmce-import-check.log" nmce import --import="$HERE/data/office-sstp.pbk"
+tally "$OUT/nmce-import-bad-check.log" nmce import-bad --import="$HERE/data/ikev2.pbk"
+if grep -q "Cannot save connection due to error" "$OUT/nmce-import.log"; then
+	fail "nm-connection-editor finds the imported profile invalid: $(grep "Cannot save" "$OUT/nmce-import.log" | head -1)"
+else ok "nm-connection-editor accepts the imported profile (no 'Cannot save' in its log)"; fi
 for m in chooser editor; do
 	if grep -q "Cannot save connection due to error: Invalid setting VPN: Gateway: a gateway is required" "$OUT/nmce-$m.log"; then
 		ok "nm-connection-editor ($m) logs our validation error for the empty gateway"
