@@ -16,7 +16,7 @@ PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping so
       kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev
       make gcc libnm-dev libgtk-3-dev libgtk-4-dev libnma-dev libnma-gtk4-dev xvfb imagemagick
       network-manager-gnome at-spi2-core gir1.2-atspi-2.0 python3-gi gir1.2-nm-1.0
-      gir1.2-gtk-3.0 gir1.2-gtk-4.0)
+      gir1.2-gtk-3.0 gir1.2-gtk-4.0 fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

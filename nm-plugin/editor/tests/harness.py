@@ -200,6 +200,16 @@ same = NM.SimpleConnection.new_clone(conn)
 check(editor.update_connection(same) and data_of(same) == FULL,
       "keys not on the form (lcp-echo-interval, require-mppe) are kept")
 
+# the storage menu: "ask every time" (2) and "not required" (4) keep the flag, drop the secret
+for flags in ("2", "4", "1", "0"):
+    c = new_conn({"gateway": "vpn.example.com", "password-flags": flags}, {"password": "pw"})
+    o = new_conn({})
+    plugin.get_editor(c).update_connection(o)
+    keep = flags in ("0", "1")
+    check(data_of(o).get("password-flags") == flags
+          and (secrets_of(o).get("password") == "pw") == keep,
+          f"password-flags={flags}: flag kept, secret {'kept' if keep else 'dropped'}")
+
 # widgets show the settings
 check(get_text(w["gateway"]) == "vpn.example.com:4443", "gateway entry shows the setting")
 check(get_text(w["password"]) == "pa55", "password entry shows the secret")
