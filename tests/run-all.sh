@@ -40,7 +40,7 @@ step "GNOME editor plugin (nm-plugin/editor, Xvfb + nm-connection-editor)"
 bash nm-plugin/editor/tests/run.sh target/gnome-editor-tests | tee target/gnome-editor.log | grep -vE '^ok '
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat nm-import}
 
 passed=$(grep -hE '^test result: ok' target/unit-tests.log | awk '{s+=$4} END {print s+0}')
 step "all tiers passed"
