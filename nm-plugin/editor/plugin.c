@@ -58,11 +58,22 @@ G_DEFINE_TYPE_WITH_CODE(SstpRsEditorPlugin,
 
 /* ------------------------------------------------------------------ import */
 
+/* VpnStrategy (RASENTRY dwVpnStrategy / MS-RRASM 2.2.2.2.11): the entries that use SSTP,
+ * alone or as one of the protocols tried. */
 static gboolean
 is_sstp_strategy(const char *v)
 {
-    /* VpnStrategy: 5 = SSTP only, 6 = try SSTP first, 14 = SSTP first (Windows 10+). */
-    return v && (strcmp(v, "5") == 0 || strcmp(v, "6") == 0 || strcmp(v, "14") == 0);
+    static const char *const sstp[] = {
+        "5",  /* SSTP only */
+        "6",  /* SSTP first */
+        "12", /* PPTP, then SSTP */
+        "13", /* L2TP, then SSTP */
+        "14", /* IKEv2, then SSTP */
+    };
+    for (gsize i = 0; v && i < G_N_ELEMENTS(sstp); i++)
+        if (strcmp(v, sstp[i]) == 0)
+            return TRUE;
+    return FALSE;
 }
 
 static const char *
@@ -71,14 +82,14 @@ strategy_name(const char *v)
     static const struct {
         const char *num, *name;
     } names[] = {
-        {"0", "automatic"},    {"1", "PPTP"},        {"2", "PPTP first"},  {"3", "L2TP"},
-        {"4", "L2TP first"},   {"7", "IKEv2"},       {"8", "IKEv2 first"}, {"9", "IKEv2 first"},
-        {"12", "IKEv2 first"}, {"13", "IKEv2 first"}, {"15", "automatic"},
+        {"0", "automatic"}, {"1", "PPTP"},        {"2", "PPTP first"}, {"3", "L2TP"},
+        {"4", "L2TP first"}, {"7", "IKEv2"},      {"8", "IKEv2 first"}, {"9", "GRE"},
+        {"15", "protocol list"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
         if (v && strcmp(v, names[i].num) == 0)
             return names[i].name;
-    return "not SSTP";
+    return "unknown";
 }
 
 /* Text of a file as UTF-8: phonebooks may be UTF-16LE (with BOM) or carry a UTF-8 BOM. */

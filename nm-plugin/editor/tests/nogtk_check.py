@@ -26,6 +26,9 @@ def check(cond, what):
 plugin = NM.VpnPluginInfo.new_from_file(name_file).load_editor_plugin()
 c = plugin.import_(os.path.join(data_dir, "office-sstp.pbk"))
 check(c.get_setting_vpn().get_data_item("gateway") == "vpn.example.com", "import of a .pbk")
+c13 = plugin.import_(os.path.join(data_dir, "l2tp-then-sstp.pbk"))
+check(c13.get_setting_vpn().get_data_item("gateway") == "branch.example.com",
+      "VpnStrategy=13 (L2TP, then SSTP) is imported as SSTP")
 path = os.path.join(out_dir, "nogtk.sstp")
 check(plugin.export(path, c), "export")
 back = plugin.import_(path)
