@@ -27,6 +27,7 @@
 #define check_get(w) gtk_check_button_get_active(GTK_CHECK_BUTTON(w))
 #define check_set(w, v) gtk_check_button_set_active(GTK_CHECK_BUTTON(w), (v))
 #define box_append(b, c) gtk_box_append(GTK_BOX(b), (c))
+#define box_append_expand(b, c) gtk_box_append(GTK_BOX(b), (c)) /* hexpand does it */
 #define expander_set_child(e, c) gtk_expander_set_child(GTK_EXPANDER(e), (c))
 #define add_css_class(w, c) gtk_widget_add_css_class((w), (c))
 #define label_set_wrap(l) gtk_label_set_wrap(GTK_LABEL(l), TRUE)
@@ -39,6 +40,7 @@
 #define check_get(w) gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(w))
 #define check_set(w, v) gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(w), (v))
 #define box_append(b, c) gtk_box_pack_start(GTK_BOX(b), (c), FALSE, FALSE, 0)
+#define box_append_expand(b, c) gtk_box_pack_start(GTK_BOX(b), (c), TRUE, TRUE, 0)
 #define expander_set_child(e, c) gtk_container_add(GTK_CONTAINER(e), (c))
 #define label_set_wrap(l) gtk_label_set_line_wrap(GTK_LABEL(l), TRUE)
 #define add_css_class(w, c) gtk_style_context_add_class(gtk_widget_get_style_context(w), (c))
@@ -423,7 +425,7 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
             gtk_widget_set_tooltip_text(browse, "Choose a file");
             g_signal_connect(browse, "clicked", G_CALLBACK(on_browse), w);
             cell = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
-            box_append(cell, w);
+            box_append_expand(cell, w);
             box_append(cell, browse);
         }
         gtk_label_set_mnemonic_widget(GTK_LABEL(label), w);

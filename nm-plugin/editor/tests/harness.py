@@ -379,6 +379,10 @@ if GTK == "4.0":
     ww, wh = win.get_width(), win.get_height()
 else:
     ww, wh = win.get_size()
+w4 = by_name(ed4.get_widget())
+width = (lambda x: x.get_width()) if GTK == "4.0" else (lambda x: x.get_allocated_width())
+gw, cw = width(w4["gateway"]), width(w4["ca-cert"])
+check(gw > 200 and cw > 0.8 * gw - 60, f"layout: file fields as wide as the others (gateway {gw} px, CA file {cw} px)")
 path = os.path.join(OUT_DIR, f"editor-gtk{GTK[0]}-profile.png")
 r = subprocess.run(["import", "-window", "root", "-crop", f"{ww}x{wh}+0+0", "+repage", path],
                    capture_output=True)
