@@ -389,7 +389,7 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
         } else {
             entry_set_text(w, value ? value : "");
         }
-        g_signal_connect(w, "changed", G_CALLBACK(on_changed), self);
+        g_signal_connect_object(w, "changed", G_CALLBACK(on_changed), self, 0);
         break;
     case K_CHECK:
     case K_REFUSE: {
@@ -399,7 +399,7 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
                                  || g_ascii_strcasecmp(value, "on") == 0);
         w = gtk_check_button_new_with_mnemonic(f->label);
         check_set(w, f->kind == K_CHECK ? yes : !yes);
-        g_signal_connect(w, "toggled", G_CALLBACK(on_changed), self);
+        g_signal_connect_object(w, "toggled", G_CALLBACK(on_changed), self, 0);
         break;
     }
     case K_CHOICE:
@@ -409,7 +409,7 @@ add_field(SstpRsEditor *self, GtkWidget *grid, int *row, guint i, NMSettingVpn *
             gtk_combo_box_text_append(GTK_COMBO_BOX_TEXT(w), c[0], c[1]);
         if (!value || !gtk_combo_box_set_active_id(GTK_COMBO_BOX(w), value))
             gtk_combo_box_set_active(GTK_COMBO_BOX(w), 0);
-        g_signal_connect(w, "changed", G_CALLBACK(on_changed), self);
+        g_signal_connect_object(w, "changed", G_CALLBACK(on_changed), self, 0);
         break;
     }
     gtk_widget_set_name(w, f->key);

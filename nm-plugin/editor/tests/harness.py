@@ -388,6 +388,19 @@ r = subprocess.run(["import", "-window", "root", "-crop", f"{ww}x{wh}+0+0", "+re
                    capture_output=True)
 check(r.returncode == 0 and os.path.getsize(path) > 1000, f"screenshot {path} ({ww}x{wh})")
 
+# a host that keeps the widget after dropping the editor: edits must not reach the freed editor
+import gc  # noqa: E402
+
+ed5 = plugin.get_editor(tidy)
+kept = ed5.get_widget()
+w5 = by_name(kept)
+del ed5
+gc.collect()
+set_text(w5["gateway"], "after.example.com")
+set_check(w5["refuse-pap"], True)
+pump(0.1)
+check(get_text(w5["gateway"]) == "after.example.com", "editing a widget that outlived its editor is harmless")
+
 # ---------------------------------------------------------------- import / export
 pbk = os.path.join(DATA_DIR, "office-sstp.pbk")
 c = plugin.import_(pbk)
