@@ -8,9 +8,16 @@
 #            softether-vpnserver (the second real server), python3 >= 3.12 for sstp-server (PyPI)
 #   proxy:   squid (started in the foreground by tests/tests/net.rs; never as a service)
 #   nm e2e:  network-manager, dbus-daemon, udev (run inside the guest, never started on the host)
+#   gnome:   the C editor plugin (make, gcc, libnm-dev, libgtk-3-dev, libgtk-4-dev, libnma-dev,
+#            libnma-gtk4-dev) and its tests (xvfb, imagemagick for screenshots,
+#            network-manager-gnome for nm-connection-editor, at-spi2-core and gir1.2-atspi-2.0
+#            to read its accessibility tree, python3-gi + gir1.2-{nm-1.0,gtk-3.0,gtk-4.0})
 set -euo pipefail
 PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping socat procps
       kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev
+      make gcc libnm-dev libgtk-3-dev libgtk-4-dev libnma-dev libnma-gtk4-dev xvfb imagemagick
+      network-manager-gnome at-spi2-core gir1.2-atspi-2.0 python3-gi gir1.2-nm-1.0
+      gir1.2-gtk-3.0 gir1.2-gtk-4.0 fonts-dejavu-core
       squid)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,7 +3,9 @@
 #   1. cargo fmt --check, clippy -D warnings, unit + integration tests, rustdoc  (~3 min)
 #      fuzz: replay of the committed seeds, then a bounded run of every target     (~3 min)
 #   2. release build                                                             (~1 min)
-#   3. end to end in user-mode-linux with real pppd + kernel PPP against
+#   3. GNOME / nm-connection-editor: the C editor plugin under Xvfb, GTK3 + GTK4 harnesses
+#      and real nm-connection-editor read through AT-SPI                           (~1 min)
+#   4. end to end in user-mode-linux with real pppd + kernel PPP against
 #      sstp-server 0.7.2 (verifies the crypto binding) and SoftEther, and
 #      NetworkManager 1.42 + dbus driving our NM service                         (~12 min)
 set -euo pipefail
@@ -37,8 +39,11 @@ bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
 step "release build"
 cargo build --release --locked --workspace
 
+step "GNOME editor plugin (nm-plugin/editor, Xvfb + nm-connection-editor)"
+bash nm-plugin/editor/tests/run.sh target/gnome-editor-tests | tee target/gnome-editor.log | grep -vE '^ok '
+
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat nm-import}
 
 passed=$(grep -hE '^test result: ok' target/unit-tests.log | awk '{s+=$4} END {print s+0}')
 step "all tiers passed"

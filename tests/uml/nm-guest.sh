@@ -18,6 +18,11 @@
 #   nm-fail    wrong password -> login failure reported; server down -> fails in time, reason
 #              in NM's log
 #   nm-repeat  NM_REPEAT_N (10) up/down cycles, all activated
+#   nm-import  our editor plugin (nm-plugin/editor, `make -C nm-plugin/editor` first) installed
+#              in libnm's plugin directory: nmcli imports a Windows phonebook SSTP entry and
+#              refuses an IKEv2 one with our message; the imported profile, completed with
+#              user/password/CA, activates; nmcli export -> import gives the same vpn.data and
+#              that profile activates too (password by passwd-file: exports hold no secrets)
 
 NM_BIN=/usr/lib/NetworkManager
 NM_USER=alice
@@ -362,6 +367,67 @@ scen_nm_repeat() {
     diff -q /tmp/routes.before /tmp/routes.after > /dev/null && pass "repeat: routes back as before" || fail "repeat: routes differ"
 }
 
+scen_nm_import() {
+    local ed=$HERE/../../nm-plugin/editor data=$HERE/../../nm-plugin/editor/tests/data libdir f
+    libdir=$(dirname "$(readlink -f "$(ls /usr/lib/*/libnm.so.0 | head -1)")")/NetworkManager
+    mkdir -p "$libdir"
+    for f in libnm-vpn-plugin-sstp-rs.so libnm-vpn-plugin-sstp-rs-editor.so libnm-gtk4-vpn-plugin-sstp-rs-editor.so; do
+        [ -f "$ed/build/$f" ] || { fail "no $ed/build/$f (make -C nm-plugin/editor)"; return; }
+        install -m 0644 "$ed/build/$f" "$libdir/$f"
+    done
+    info "editor plugin installed in $libdir (the .name file names it: $(grep '^plugin=' /usr/lib/NetworkManager/VPN/nm-sstp-service.name))"
+    ip -4 route | sort > /tmp/routes.before
+
+    if nmcli connection import type sstp file "$data/office-sstp.pbk" > "$OUT/import-pbk.txt" 2>&1; then
+        pass "nmcli connection import type sstp file office-sstp.pbk: $(head -1 "$OUT/import-pbk.txt")"
+    else
+        fail "import of office-sstp.pbk: $(tr '\n' ' ' < "$OUT/import-pbk.txt" | cut -c1-300)"; return
+    fi
+    local svc vdata
+    svc=$(nmcli -g vpn.service-type connection show "Office SSTP")
+    vdata=$(nmcli -g vpn.data connection show "Office SSTP")
+    [ "$svc" = org.freedesktop.NetworkManager.sstp ] && pass "imported: vpn.service-type $svc" \
+        || fail "imported: vpn.service-type '$svc'"
+    case ", $vdata," in *", gateway = vpn.example.com,"*) pass "imported: vpn.data $vdata" ;;
+        *) fail "imported: no gateway = vpn.example.com in vpn.data '$vdata'" ;; esac
+
+    if nmcli connection import type sstp file "$data/ikev2.pbk" > "$OUT/import-ikev2.txt" 2>&1; then
+        fail "an IKEv2 phonebook was imported"
+    elif grep -q "not an SSTP entry (VpnStrategy=7, IKEv2)" "$OUT/import-ikev2.txt"; then
+        pass "IKEv2 phonebook refused: $(head -1 "$OUT/import-ikev2.txt")"
+    else
+        fail "IKEv2 phonebook: unexpected message: $(tr '\n' ' ' < "$OUT/import-ikev2.txt" | cut -c1-300)"
+    fi
+
+    # complete the imported profile for the test server and bring it up
+    nmcli connection modify "Office SSTP" +vpn.data "gateway = 192.0.2.1, user = $NM_USER, ca-cert = $OUT/ca.pem, refuse-eap = yes, password-flags = 0" \
+        vpn.secrets "password = $NM_PASS" ipv6.method disabled
+    nm_up "Office SSTP"
+    nm_check_up "Office SSTP" "imported .pbk profile" && nm_down_check "Office SSTP" "imported .pbk profile"
+
+    # export, delete, import the export: the same vpn.data, and it activates again
+    local before after
+    before=$(nmcli -g vpn.data connection show "Office SSTP")
+    if nmcli connection export "Office SSTP" "$OUT/office.sstp" > "$OUT/export.txt" 2>&1 && [ -s "$OUT/office.sstp" ]; then
+        pass "nmcli connection export: $(grep -c = "$OUT/office.sstp") lines in office.sstp"
+    else
+        fail "nmcli connection export: $(tr '\n' ' ' < "$OUT/export.txt" | cut -c1-300)"; return
+    fi
+    grep -q "$NM_PASS" "$OUT/office.sstp" && fail "the export holds the password" || pass "the export holds no password"
+    nmcli connection delete "Office SSTP" > /dev/null
+    if nmcli connection import type sstp file "$OUT/office.sstp" > "$OUT/import-sstp.txt" 2>&1; then
+        after=$(nmcli -g vpn.data connection show "Office SSTP")
+        [ "$after" = "$before" ] && pass "export -> import: the same vpn.data" \
+            || fail "export -> import: vpn.data differs: '$before' vs '$after'"
+    else
+        fail "import of our export: $(tr '\n' ' ' < "$OUT/import-sstp.txt" | cut -c1-300)"; return
+    fi
+    nmcli connection modify "Office SSTP" ipv6.method disabled
+    printf 'vpn.secrets.password:%s\n' "$NM_PASS" > /tmp/pw-file
+    nm_up "Office SSTP" passwd-file /tmp/pw-file
+    nm_check_up "Office SSTP" "re-imported export" && nm_down_check "Office SSTP" "re-imported export"
+}
+
 scen_nm() {   # $1 = scenario
     nm_install
     nm_net_setup
@@ -372,6 +438,7 @@ scen_nm() {   # $1 = scenario
         nm-secrets) scen_nm_secrets ;;
         nm-fail) scen_nm_fail ;;
         nm-repeat) scen_nm_repeat ;;
+        nm-import) scen_nm_import ;;
         *) fail "unknown NM scenario $1"; exit 2 ;;
     esac
     nmcli connection down base > /dev/null 2>&1

@@ -5,7 +5,7 @@
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
 #   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo   (all = every one of them)
-#              nm-up nm-secrets nm-fail nm-repeat   (NetworkManager, nm-guest.sh)
+#              nm-up nm-secrets nm-fail nm-repeat nm-import   (NetworkManager, nm-guest.sh)
 # env:
 #   CLIENT=ours|sstpc   client under test (default ours)
 #   SSTP_HELPER=PATH    helper binary   (default $REPO/target/release/sstp-helper)
@@ -24,7 +24,7 @@ set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo"
-NM_SCENS="nm-up nm-secrets nm-fail nm-repeat"   # NetworkManager end to end: nm-guest.sh
+NM_SCENS="nm-up nm-secrets nm-fail nm-repeat nm-import"   # NetworkManager end to end: nm-guest.sh
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
 
@@ -42,6 +42,11 @@ for s in "$@"; do
     if [ "$s" = all ]; then SCENS+=($ALL); continue; fi
     case " $ALL $NM_SCENS " in *" $s "*) SCENS+=("$s") ;; *) die "unknown scenario '$s' (known: $ALL $NM_SCENS)";; esac
 done
+
+# nm-import installs the editor plugin (C, built with make, not cargo) in the guest
+case " ${SCENS[*]} " in *" nm-import "*)
+    nice make -s -C "$REPO/nm-plugin/editor" >/dev/null || die "make -C nm-plugin/editor failed (tests/install-deps.sh installs what it needs)" ;;
+esac
 
 CLIENT=${CLIENT:-ours}
 case "$CLIENT" in ours|sstpc) ;; *) die "CLIENT must be ours or sstpc";; esac
