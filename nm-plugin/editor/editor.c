@@ -110,6 +110,8 @@ static const Field FIELDS[] = {
      "Optional pin of the server certificate (64 hex digits)"},
     {"outer-tls-min-version", "TLS mi_nimum version:", K_CHOICE, V_NONE, P_ADVANCED, TLS_VERSIONS, NULL},
     {"outer-tls-max-version", "TLS ma_ximum version:", K_CHOICE, V_NONE, P_ADVANCED, TLS_VERSIONS, NULL},
+    {"outer-tls-ciphers", "TLS ciphers:", K_TEXT, V_NONE, P_ADVANCED, NULL,
+     "OpenSSL cipher list for TLS 1.2 and/or TLS_... suites for 1.3; empty: OpenSSL's defaults"},
     {"proxy-server", "HTTP p_roxy:", K_TEXT, V_HOST, P_ADVANCED, NULL, "Proxy host name or address"},
     {"proxy-port", "Proxy p_ort:", K_TEXT, V_PORT, P_ADVANCED, NULL, "1-65535 (default 8080)"},
     {"proxy-user", "Proxy us_er:", K_TEXT, V_NONE, P_ADVANCED, NULL, NULL},

@@ -150,6 +150,7 @@ FULL = {
     "cert-sha256": "ab" * 32,
     "outer-tls-min-version": "1.2",
     "outer-tls-max-version": "1.3",
+    "outer-tls-ciphers": "ECDHE+AESGCM:TLS_AES_256_GCM_SHA384",
     "proxy-server": "proxy.example.com",
     "proxy-port": "3128",
     "proxy-user": "bob",

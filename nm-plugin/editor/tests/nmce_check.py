@@ -97,7 +97,7 @@ def editor_checks(shot):
     labels = ["Gateway:", "Login with:", "User name:", "Password:", "NT domain:",
               "User certificate:", "Private key:", "Key password:", "CA for EAP-TLS:", "Identity:",
               "CA certificate:", "Ignore certificate warnings", "Server certificate SHA-256:",
-              "TLS minimum version:", "TLS maximum version:", "HTTP proxy:", "Proxy port:",
+              "TLS minimum version:", "TLS maximum version:", "TLS ciphers:", "HTTP proxy:", "Proxy port:",
               "Proxy user:", "Proxy password:", "Authentication:", "Allow PAP", "Allow CHAP",
               "Allow MSCHAP", "Allow MSCHAPv2", "Allow EAP", "MTU:"]
     ns = wait_for(lambda ns: "Gateway:" in names(ns), 90)
