@@ -7,9 +7,12 @@
 #            sstp-client (its pppd plugin lets sstp-server verify the crypto binding),
 #            softether-vpnserver (the second real server), python3 >= 3.12 for sstp-server (PyPI)
 #   nm e2e:  network-manager, dbus-daemon, udev (run inside the guest, never started on the host)
+#   trixie:  debootstrap (the Debian 13 root for the pppd 2.5.2 scenario)
+#   packages: rpm (rpmbuild, rpm -qpl), lintian, rpmlint
 set -euo pipefail
 PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping socat procps
-      kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev)
+      kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev
+      debootstrap rpm lintian rpmlint)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=900 update -qq
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)" >&2; exit 1; }
