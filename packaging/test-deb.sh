@@ -1,0 +1,70 @@
+#!/bin/bash
+# Package tests (host, root): build the .debs (and the .rpm), lint them, check the layout, then
+#   - Debian 13: install sstp-rs_*+deb13_amd64.deb into the trixie UML bed (tests/uml/trixie.sh,
+#     PKG mode), connect with the installed files only (no --plugin: the helper finds the plugin
+#     in /usr/lib/pppd/2.5.2/), ping, binding, purge, and compare the file tree with before;
+#   - Debian 12: `apt-get install -s` of the .deb on this host (dependencies resolve), then the
+#     mschap end-to-end scenario with SSTP_HELPER / SSTP_PLUGIN taken from the extracted package.
+# usage: packaging/test-deb.sh [--no-e2e]      (--no-e2e: build, lint and layout checks only)
+set -uo pipefail
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+P=$REPO/target/packages
+RC=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; RC=1; }
+[ "$(id -u)" = 0 ] || { echo "test-deb.sh: needs root (UML, apt-get -s)" >&2; exit 2; }
+
+rm -rf "$P"
+bash "$HERE/build.sh" deb || exit 1
+TARGET=debian13 NO_BUILD=0 bash "$HERE/build.sh" deb || exit 1
+bash "$HERE/build.sh" rpm || exit 1
+bash "$HERE/build.sh" lint && pass "lintian and rpmlint clean" || fail "lintian / rpmlint"
+
+D12=$(ls "$P"/sstp-rs_*_amd64.deb | grep -v +deb13 | head -1)
+D13=$(ls "$P"/sstp-rs_*+deb13_amd64.deb | head -1)
+RPM=$(ls "$P"/sstp-rs-[0-9]*.rpm | head -1)
+layout() { # FILE EXPECTED-PATH...
+    local f=$1 list; shift
+    if [[ $f == *.rpm ]]; then list=$(rpm -qpl "$f" 2>/dev/null); else list=$(dpkg-deb -c "$f" | awk '{print $6}' | sed 's#^\.##'); fi
+    for e in "$@"; do grep -qx "$e" <<<"$list" || { fail "$(basename "$f"): no $e"; return; }; done
+    pass "$(basename "$f") layout: $*"
+}
+PV12=$(dpkg-query -W -f '${Version}' ppp | sed 's/-.*//')
+layout "$D12" /usr/sbin/sstp-helper "/usr/lib/pppd/$PV12/sstp-rs-pppd.so" /usr/lib/NetworkManager/nm-sstp-service \
+    /usr/lib/NetworkManager/nm-sstp-auth-dialog /usr/lib/NetworkManager/VPN/nm-sstp-service.name \
+    /usr/share/dbus-1/system.d/nm-sstp-service.conf /usr/share/man/man8/sstp-helper.8.gz \
+    /usr/share/doc/sstp-rs/copyright /usr/share/doc/sstp-rs/changelog.Debian.gz
+layout "$D13" /usr/sbin/sstp-helper /usr/lib/pppd/2.5.2/sstp-rs-pppd.so /usr/libexec/nm-sstp-service \
+    /usr/libexec/nm-sstp-auth-dialog /usr/lib/NetworkManager/VPN/nm-sstp-service.name
+layout "$RPM" /usr/sbin/sstp-helper /usr/lib64/pppd/2.5.2/sstp-rs-pppd.so /usr/libexec/nm-sstp-service \
+    /usr/libexec/nm-sstp-auth-dialog /usr/lib/NetworkManager/VPN/nm-sstp-service.name \
+    /usr/share/dbus-1/system.d/nm-sstp-service.conf
+dpkg-deb -f "$D12" Depends Conflicts Replaces Provides | sed 's/^/  /'
+rpm -qp --requires "$RPM" 2>/dev/null | grep -E '^ppp' | sed 's/^/  rpm requires: /'
+
+[ "${1:-}" = --no-e2e ] && exit $RC
+
+if apt-get install -s "$D12" > /tmp/sstp-rs-apt-sim.log 2>&1; then
+    pass "apt-get install -s $(basename "$D12"): dependencies resolve on this Debian 12 host"
+else
+    fail "apt-get install -s: $(tail -3 /tmp/sstp-rs-apt-sim.log | tr '\n' ' ')"
+fi
+
+X=$(mktemp -d /tmp/sstp-rs-deb12.XXXXXX)
+dpkg-deb -x "$D12" "$X"
+if XFER=0 SSTP_HELPER="$X/usr/sbin/sstp-helper" SSTP_PLUGIN="$X/usr/lib/pppd/$PV12/sstp-rs-pppd.so" \
+        bash "$REPO/tests/uml/run.sh" mschap; then
+    pass "Debian 12 e2e (mschap) with the helper and plugin from $(basename "$D12")"
+else
+    fail "Debian 12 e2e with the packaged files"
+fi
+rm -rf "$X"
+
+if PKG="$D13" OUT_NAME=trixie-pkg bash "$REPO/tests/uml/trixie.sh"; then
+    pass "Debian 13: install, e2e with installed files only, purge: tests/uml/out/trixie-pkg/results.txt"
+else
+    fail "Debian 13 package run (tests/uml/out/trixie-pkg)"
+fi
+[ $RC = 0 ] && echo "test-deb: all passed" || echo "test-deb: FAILED"
+exit $RC
