@@ -68,22 +68,36 @@ esac
 # The plugin is built per pppd version (pppd_version strcmp, API differences), each version in
 # its own target dir so switching versions does not rebuild everything else.
 TGT=${CARGO_TARGET_DIR:-$REPO/target}
-if [ -n "${PPPD_VERSION:-}" ]; then PTGT=$TGT/pppd-$PPPD_VERSION; else PTGT=$TGT; fi
+if [ -n "${PPPD_VERSION:-}" ]; then
+    export PPPD_VERSION   # for the plugin's build.rs
+    PTGT=$TGT/pppd-$PPPD_VERSION
+else
+    PTGT=$TGT
+fi
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    say "cargo build --release (helper, NM service, auth dialog)"
-    (cd "$REPO" && nice cargo build --locked --release -p sstp-helper -p nm-sstp-service)
+    # the whole workspace, as the README's and CI's `cargo build --release`: the same feature
+    # set, so the artefacts are shared instead of rebuilt
+    say "cargo build --release --workspace (helper, NM service, auth dialog)"
+    (cd "$REPO" && env -u PPPD_VERSION nice cargo build --locked --release --workspace)
     say "cargo build --release -p sstp-pppd-plugin (pppd ${PPPD_VERSION:-from build.rs})"
-    (cd "$REPO" && CARGO_TARGET_DIR=$PTGT nice cargo build --locked --release -p sstp-pppd-plugin)
+    if [ -n "${PPPD_VERSION:-}" ]; then
+        (cd "$REPO" && CARGO_TARGET_DIR=$PTGT nice cargo build --locked --release -p sstp-pppd-plugin)
+    else   # the host's pppd: the plugin of the workspace build above
+        (cd "$REPO" && env -u PPPD_VERSION nice cargo build --locked --release -p sstp-pppd-plugin)
+    fi
 fi
 BIN=$TGT/release
 PLUGIN_SO=$PTGT/release/libsstp_rs_pppd.so
 for f in "$BIN/sstp-helper" "$BIN/nm-sstp-service" "$BIN/nm-sstp-auth-dialog" "$PLUGIN_SO"; do
     [ -f "$f" ] || die "missing $f (build first, or drop NO_BUILD)"
 done
-# The version the plugin really carries (its exported pppd_version string).
+# The version the plugin really carries (its exported pppd_version string): the package's
+# directory and dependency follow it, and it must be the one asked for.
 PV=$(strings -n 3 "$PLUGIN_SO" | grep -m1 -xE '2\.[0-9]+\.[0-9]+[0-9A-Za-z.~+-]*' || true)
-[ -n "${PPPD_VERSION:-}" ] && PV=$PPPD_VERSION
-[ -n "$PV" ] || die "cannot tell which pppd version $PLUGIN_SO is built for; set PPPD_VERSION"
+[ -n "$PV" ] || die "cannot tell which pppd version $PLUGIN_SO is built for"
+if [ -n "${PPPD_VERSION:-}" ] && [ "$PV" != "$PPPD_VERSION" ]; then
+    die "$PLUGIN_SO is built for pppd $PV, not $PPPD_VERSION (rebuild without NO_BUILD)"
+fi
 say "layout $TARGET: programs in $LIBEXEC, plugin in $PPPDIR/$PV/"
 
 # ---------------------------------------------------------------- staging tree
