@@ -3,9 +3,12 @@
 #   - Debian 13: install sstp-rs_*+deb13_amd64.deb into the trixie UML bed (tests/uml/trixie.sh,
 #     PKG mode), connect with the installed files only (no --plugin: the helper finds the plugin
 #     in /usr/lib/pppd/2.5.2/), ping, binding, purge, and compare the file tree with before;
-#   - Debian 12: `apt-get install -s` of the .deb on this host (dependencies resolve), then the
-#     mschap end-to-end scenario with SSTP_HELPER / SSTP_PLUGIN taken from the extracted package.
-# usage: packaging/test-deb.sh [--no-e2e]      (--no-e2e: build, lint and layout checks only)
+#   - Debian 12: `apt-get install -s` of the .deb on this host (dependencies resolve); install,
+#     plugin load by pppd 2.4.9, purge and a file-tree comparison in a throwaway bookworm root
+#     (debootstrap, cached in /tmp/sstp-rs-bookworm, used through an overlay); then the mschap
+#     end-to-end scenario with SSTP_HELPER / SSTP_PLUGIN taken from the extracted package.
+# usage: packaging/test-deb.sh [--no-e2e|--no-uml]
+#   --no-e2e: build, lint and layout checks only;  --no-uml: also apt-get -s and the bookworm root
 set -uo pipefail
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -49,6 +52,59 @@ if apt-get install -s "$D12" > /tmp/sstp-rs-apt-sim.log 2>&1; then
     pass "apt-get install -s $(basename "$D12"): dependencies resolve on this Debian 12 host"
 else
     fail "apt-get install -s: $(tail -3 /tmp/sstp-rs-apt-sim.log | tr '\n' ' ')"
+fi
+
+# Debian 12 throwaway root: a cached minbase bookworm root with ppp (debootstrap, once), used
+# through an overlayfs so every run starts clean: install, pppd 2.4.9 loads the installed
+# plugin, purge, the file tree is the one from before.
+BROOT=/tmp/sstp-rs-bookworm; BSTAMP="suite=bookworm pkgs=ppp,libssl3 prep=1"
+if [ "$(cat "$BROOT/.sstp-rs-stamp" 2>/dev/null)" != "$BSTAMP" ]; then
+    echo "test-deb: debootstrap --variant=minbase bookworm $BROOT (once)"
+    m=$(apt-get indextargets --format '$(SITE) $(RELEASE)' | awk '$2=="bookworm" {print $1; exit}')
+    rm -rf "$BROOT.new"; mkdir -p /tmp/sstp-rs-bookworm-cache/debs
+    if debootstrap --variant=minbase --cache-dir=/tmp/sstp-rs-bookworm-cache/debs --include=ppp,libssl3 \
+            bookworm "$BROOT.new" "${m:-http://deb.debian.org/debian}" > /tmp/sstp-rs-bookworm-cache/debootstrap.log 2>&1; then
+        rm -f "$BROOT.new"/var/cache/apt/archives/*.deb
+        printf '#!/bin/sh\nexit 101\n' > "$BROOT.new/usr/sbin/policy-rc.d"; chmod 755 "$BROOT.new/usr/sbin/policy-rc.d"
+        echo "$BSTAMP" > "$BROOT.new/.sstp-rs-stamp"; rm -rf "$BROOT"; mv "$BROOT.new" "$BROOT"
+    else
+        fail "debootstrap bookworm (log /tmp/sstp-rs-bookworm-cache/debootstrap.log)"
+    fi
+fi
+if [ -d "$BROOT" ]; then
+    T=$(mktemp -d /tmp/sstp-rs-root.XXXXXX); M=$T/merged
+    mkdir -p "$T/upper" "$T/work" "$M"
+    mount -t overlay overlay -o "lowerdir=$BROOT,upperdir=$T/upper,workdir=$T/work" "$M" \
+        && mount --bind /dev "$M/dev" && mount -t proc proc "$M/proc"
+    CH=(chroot "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
+    snap() { (cd "$M" && find . -xdev \( -path ./var/lib/dpkg -o -path ./var/log -o -path ./var/cache -o -path ./tmp \) -prune -o -print | sort); }
+    snap > "$T/before.txt"
+    cp "$D12" "$M/tmp/"
+    if "${CH[@]}" dpkg -i "/tmp/$(basename "$D12")" > "$T/install.log" 2>&1; then
+        pass "Debian 12 root: dpkg -i $(basename "$D12") ($("${CH[@]}" dpkg-query -W -f '${Version}' sstp-rs), ppp $("${CH[@]}" dpkg-query -W -f '${Version}' ppp))"
+    else
+        fail "Debian 12 root: dpkg -i: $(tail -3 "$T/install.log" | tr '\n' ' ')"
+    fi
+    out=$("${CH[@]}" pppd nodetach logfd 2 noauth notty dryrun plugin sstp-rs-pppd.so 2>&1)
+    grep -q "Plugin sstp-rs-pppd.so loaded" <<<"$out" \
+        && pass "Debian 12 root: pppd $PV12 loads the installed plugin by name from its plugin dir" \
+        || fail "Debian 12 root: pppd did not load sstp-rs-pppd.so: $out"
+    v=$("${CH[@]}" /usr/sbin/sstp-helper --version 2>&1)
+    [ -n "$v" ] && pass "Debian 12 root: /usr/sbin/sstp-helper runs: $v" || fail "Debian 12 root: sstp-helper --version"
+    "${CH[@]}" dpkg --purge sstp-rs > "$T/purge.log" 2>&1 || fail "Debian 12 root: dpkg --purge: $(tail -2 "$T/purge.log")"
+    rm -f "$M/tmp/$(basename "$D12")"
+    snap > "$T/after.txt"
+    if diff "$T/before.txt" "$T/after.txt" > "$T/diff.txt"; then
+        pass "Debian 12 root: dpkg --purge sstp-rs left nothing behind"
+    else
+        fail "Debian 12 root: left after purge: $(head -5 "$T/diff.txt" | tr '\n' ' ')"
+    fi
+    umount "$M/proc" "$M/dev" "$M"; rm -rf "$T"
+fi
+
+if [ "${1:-}" = --no-uml ]; then
+    [ $RC = 0 ] && echo "test-deb: all passed (no UML runs)" || echo "test-deb: FAILED"
+    exit $RC
 fi
 
 X=$(mktemp -d /tmp/sstp-rs-deb12.XXXXXX)
