@@ -100,6 +100,7 @@ PASSWORD=$(openssl rand -hex 12)
 } > "$OUT/params.env"
 chmod 600 "$OUT/params.env"
 
+MARK=$(mktemp /tmp/sstp-rs-trixie-mark.XXXXXX); sleep 1
 say "booting UML on $ROOT (ro + RAM overlay) -> ${OUT#$REPO/}"
 state=$(mktemp -d /dev/shm/sstp-trixie.XXXXXX) || die mktemp
 t0=$SECONDS
@@ -113,7 +114,11 @@ rm -f "$OUT/params.env"   # holds the run's throwaway password
 touch "$OUT/results.txt"
 [ $rc = 124 ] || [ $rc = 137 ] && echo "FAIL the run hit the ${TIMEOUT:-300} s limit" >> "$OUT/results.txt"
 grep -qx END "$OUT/results.txt" || echo "FAIL the guest did not finish (see guest.log, console.log)" >> "$OUT/results.txt"
-# the root must be untouched by the guest (hostfs ro + overlay)
+# the root must be untouched by the guest (hostfs ro + overlay): the next run starts clean
+changed=$(find "$ROOT" -xdev -newer "$MARK" 2>/dev/null | head -5 | tr '\n' ' ')
+rm -f "$MARK"
+[ -z "$changed" ] && echo "PASS the cached root is unchanged by the run (read-only hostfs + RAM overlay)" >> "$OUT/results.txt" \
+    || echo "FAIL the guest changed the cached root: $changed" >> "$OUT/results.txt"
 [ -z "${KEEP:-}" ] && rm -rf "$OUT/bin"
 echo "--- ${OUT_NAME:-trixie} ($((SECONDS - t0)) s) ---"
 grep -v '^END$' "$OUT/results.txt"
