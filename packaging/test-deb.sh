@@ -8,7 +8,7 @@
 #     (debootstrap, cached in /tmp/sstp-rs-bookworm, used through an overlay); then the mschap
 #     end-to-end scenario with SSTP_HELPER / SSTP_PLUGIN taken from the extracted package.
 # usage: packaging/test-deb.sh [--no-e2e|--no-uml]
-#   --no-e2e: build, lint and layout checks only;  --no-uml: also apt-get -s and the bookworm root
+#   --no-e2e: build, lint, layout checks and the rpm root only;  --no-uml: also apt-get -s and the bookworm root
 set -uo pipefail
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -45,6 +45,18 @@ layout "$RPM" /usr/sbin/sstp-helper /usr/lib64/pppd/2.5.2/sstp-rs-pppd.so /usr/l
     /usr/share/dbus-1/system.d/nm-sstp-service.conf
 dpkg-deb -f "$D12" Depends Conflicts Replaces Provides | sed 's/^/  /'
 rpm -qp --requires "$RPM" 2>/dev/null | grep -E '^ppp' | sed 's/^/  rpm requires: /'
+
+# The rpm into a throwaway rpm database (no Fedora here: --nodeps, the file side only).
+R=$(mktemp -d /tmp/sstp-rs-rpmroot.XXXXXX)
+if rpm --root "$R" --initdb 2>/dev/null && rpm --root "$R" -ivh --nodeps "$RPM" > "$R.log" 2>&1 \
+        && [ -f "$R/usr/lib64/pppd/2.5.2/sstp-rs-pppd.so" ] && rpm --root "$R" -V --nodeps sstp-rs >> "$R.log" 2>&1 \
+        && rpm --root "$R" -e --nodeps sstp-rs >> "$R.log" 2>&1 \
+        && [ -z "$(find "$R" -path "$R/var" -prune -o -path "$R/usr/lib/sysimage" -prune -o -path "$R/root/.rpmdb" -prune -o -type f -print)" ]; then
+    pass "rpm -ivh --nodeps into a throwaway rpm root, rpm -V clean, rpm -e leaves no file"
+else
+    fail "rpm install/verify/erase in a throwaway root: $(tail -3 "$R.log" | tr '\n' ' ')"
+fi
+rm -rf "$R" "$R.log"
 
 [ "${1:-}" = --no-e2e ] && exit $RC
 
