@@ -12,13 +12,15 @@
 #            libnma-gtk4-dev) and its tests (xvfb, imagemagick for screenshots,
 #            network-manager-gnome for nm-connection-editor, at-spi2-core and gir1.2-atspi-2.0
 #            to read its accessibility tree, python3-gi + gir1.2-{nm-1.0,gtk-3.0,gtk-4.0})
+#   trixie:  debootstrap (the Debian 13 root for the pppd 2.5.2 scenario)
+#   packages: rpm (rpmbuild, rpm -qpl), lintian, rpmlint
 set -euo pipefail
 PKGS=(pkg-config libssl-dev ppp ppp-dev user-mode-linux iproute2 iputils-ping socat procps
       kmod openssl tshark sstp-client softether-vpnserver psmisc network-manager dbus-daemon udev
       make gcc libnm-dev libgtk-3-dev libgtk-4-dev libnma-dev libnma-gtk4-dev xvfb imagemagick
       network-manager-gnome at-spi2-core gir1.2-atspi-2.0 python3-gi gir1.2-nm-1.0
       gir1.2-gtk-3.0 gir1.2-gtk-4.0 fonts-dejavu-core
-      squid)
+      squid debootstrap rpm lintian rpmlint)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -33,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=900 update -qq
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)" >&2; exit 1; }

@@ -2,12 +2,15 @@
 # Install what the tests need, then run every tier. Root, Debian 12. About 17 minutes (993 s measured).
 #   1. cargo fmt --check, clippy -D warnings, unit + integration tests, rustdoc  (~3 min)
 #      fuzz: replay of the committed seeds, then a bounded run of every target     (~3 min)
-#   2. release build                                                             (~1 min)
+#   2. release build (+ the plugin for pppd 2.5.2)                               (~1 min)
+#      packages: .deb for Debian 12 and 13, .rpm, lintian + rpmlint                (~30 s)
 #   3. GNOME / nm-connection-editor: the C editor plugin under Xvfb, GTK3 + GTK4 harnesses
 #      and real nm-connection-editor read through AT-SPI                           (~1 min)
 #   4. end to end in user-mode-linux with real pppd + kernel PPP against
 #      sstp-server 0.7.2 (verifies the crypto binding) and SoftEther, and
 #      NetworkManager 1.42 + dbus driving our NM service                         (~12 min)
+#      Debian 13 (debootstrap root, cached in /tmp; ~3 min the first time): ppp 2.5.2 e2e,
+#      then the Debian 13 .deb installed, used and purged                          (~1 min)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 t0=$(date +%s)
@@ -38,12 +41,23 @@ bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
 
 step "release build"
 cargo build --release --locked --workspace
+# the plugin for pppd 2.5.2 (Debian 13), in its own target dir: the trixie scenario and the
+# Debian 13 package use it
+PPPD_VERSION=2.5.2 CARGO_TARGET_DIR=target/pppd-2.5.2 cargo build --release --locked -p sstp-pppd-plugin
+
+step "packages: .deb (Debian 12, 13), .rpm, lintian, rpmlint"
+NO_BUILD=1 bash packaging/build.sh deb
+NO_BUILD=1 TARGET=debian13 bash packaging/build.sh deb
+NO_BUILD=1 bash packaging/build.sh rpm
+bash packaging/build.sh lint
 
 step "GNOME editor plugin (nm-plugin/editor, Xvfb + nm-connection-editor)"
 bash nm-plugin/editor/tests/run.sh target/gnome-editor-tests | tee target/gnome-editor.log | grep -vE '^ok '
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat nm-import}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat nm-import trixie}
+step "Debian 13 package: install, connect with the installed files, purge (UML)"
+PKG=$(ls target/packages/sstp-rs_*+deb13_amd64.deb) OUT_NAME=trixie-pkg bash tests/uml/trixie.sh
 
 passed=$(grep -hE '^test result: ok' target/unit-tests.log | awk '{s+=$4} END {print s+0}')
 step "all tiers passed"

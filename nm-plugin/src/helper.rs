@@ -32,7 +32,8 @@ pub trait Running: Send {
     fn signal(&mut self, sig: i32);
 }
 
-/// Where sstp-helper is: `$NM_SSTP_HELPER`, next to us, the libexec dirs, then `$PATH`.
+/// Where sstp-helper is: `$NM_SSTP_HELPER`, next to us, the libexec dirs, `/usr/sbin` (where
+/// the packages put it), then `$PATH`.
 pub fn find_helper(env_override: Option<&str>, me: Option<&Path>) -> PathBuf {
     if let Some(p) = env_override.filter(|s| !s.is_empty()) {
         return PathBuf::from(p);
@@ -43,6 +44,7 @@ pub fn find_helper(env_override: Option<&str>, me: Option<&Path>) -> PathBuf {
     }
     cands.push("/usr/libexec/sstp-helper".into());
     cands.push("/usr/lib/NetworkManager/sstp-helper".into());
+    cands.push("/usr/sbin/sstp-helper".into());
     if let Some(path) = std::env::var_os("PATH") {
         for d in std::env::split_paths(&path) {
             cands.push(d.join("sstp-helper"));

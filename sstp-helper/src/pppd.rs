@@ -67,15 +67,27 @@ pub fn default_plugin(pppd: &Path) -> Result<PathBuf, Error> {
             pppd.display()
         )));
     };
-    let p = PathBuf::from(format!("/usr/lib/pppd/{v}/{PLUGIN_NAME}"));
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(Error::PppdStart(format!(
-            "pppd: no sstp-rs plugin for pppd {v} at {}; pass --plugin PATH",
-            p.display()
-        )))
+    let cands = installed_plugin_paths(&v);
+    if let Some(p) = cands.iter().find(|p| p.is_file()) {
+        return Ok(p.clone());
     }
+    Err(Error::PppdStart(format!(
+        "pppd: no sstp-rs plugin for pppd {v} at {}; pass --plugin PATH",
+        cands
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )))
+}
+
+/// Where packages install the plugin for pppd `version`: pppd's plugin directory,
+/// `/usr/lib/pppd/<version>/` on Debian, `/usr/lib64/pppd/<version>/` on Fedora.
+pub fn installed_plugin_paths(version: &str) -> Vec<PathBuf> {
+    ["/usr/lib/pppd", "/usr/lib64/pppd"]
+        .iter()
+        .map(|d| Path::new(d).join(version).join(PLUGIN_NAME))
+        .collect()
 }
 
 /// Start pppd: its own process group (a terminal's Ctrl-C reaches only the helper, which then
@@ -105,6 +117,17 @@ pub fn spawn(program: &Path, args: &[String]) -> Result<tokio::process::Child, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installed_plugin_paths_cover_debian_and_fedora() {
+        assert_eq!(
+            installed_plugin_paths("2.5.2"),
+            vec![
+                PathBuf::from("/usr/lib/pppd/2.5.2/sstp-rs-pppd.so"),
+                PathBuf::from("/usr/lib64/pppd/2.5.2/sstp-rs-pppd.so"),
+            ]
+        );
+    }
 
     #[test]
     fn args_order_and_no_secret() {

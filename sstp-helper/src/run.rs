@@ -427,6 +427,7 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         ip_up: false,
         auth_method: None,
         auth_rejected: None,
+        key_error: None,
         binding_sent: false,
         pppd_exit: None,
         pppd_signal: None,
@@ -462,6 +463,8 @@ struct Session<'a, S> {
     ip_up: bool,
     auth_method: Option<AuthMethod>,
     auth_rejected: Option<String>,
+    /// The keys pppd handed over cannot give a correct crypto binding (EAP on pppd 2.4.x).
+    key_error: Option<String>,
     binding_sent: bool,
     pppd_exit: Option<i32>,
     /// The signal that killed pppd, if one did.
@@ -831,9 +834,17 @@ where
                     send_key.len(),
                     recv_key.len()
                 );
-                if self.auth_rejected.is_none() && self.auth_method.is_some() && !self.binding_sent
-                {
-                    // Reported in case the server's success message was not seen.
+                if let Some(e) = eap_key_error(self.auth_method, send_key.len()) {
+                    // A binding from a truncated MSK is wrong: the server would abort the call
+                    // with a misleading "invalid crypto binding". Say why and stop instead.
+                    log::error!("{e}");
+                    let _ = link.send(&Msg::Error(e.clone())).await;
+                    self.key_error = Some(e);
+                    self.stop_requested = true;
+                    if !self.terminate_pppd() {
+                        self.client.disconnect(std::time::Instant::now());
+                    }
+                    return;
                 }
                 if !self
                     .client
@@ -924,6 +935,9 @@ where
     }
 
     fn outcome(&self, reason: CloseReason) -> Result<(), Error> {
+        if let Some(e) = &self.key_error {
+            return Err(Error::Auth(e.clone()));
+        }
         if let Some(t) = &self.auth_rejected {
             return Err(Error::Auth(if t.is_empty() {
                 "the server rejected the user name or password".into()
@@ -996,4 +1010,33 @@ async fn log_pppd_output(st: Box<dyn AsyncRead + Unpin + Send>, name: &'static s
         }
     }
     debug!("pppd {name} closed");
+}
+
+/// EAP (EAP-TLS) keys too short for the binding: the HLAK is the first 32 bytes of the MSK
+/// (MS-SSTP 3.2.5.2.3), but pppd 2.4.x keeps only 16 bytes of each MPPE key (pppd 2.5 hands out
+/// 32). `None` when the keys are usable.
+fn eap_key_error(method: Option<AuthMethod>, send_key_len: usize) -> Option<String> {
+    (method == Some(AuthMethod::Eap) && send_key_len > 0 && send_key_len < 32).then(|| {
+        format!(
+            "EAP authentication needs pppd 2.5 or later for the crypto binding: this pppd hands \
+             out {send_key_len}-byte MPPE keys, not the 32-byte EAP-TLS MSK part, so the binding \
+             would be wrong (use MS-CHAPv2 or pppd >= 2.5)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eap_with_short_keys_is_refused_with_a_reason() {
+        let e = eap_key_error(Some(AuthMethod::Eap), 16).expect("refused");
+        assert!(e.contains("pppd 2.5"), "{e}");
+        assert!(eap_key_error(Some(AuthMethod::Eap), 32).is_none());
+        assert!(eap_key_error(Some(AuthMethod::Eap), 0).is_none());
+        assert!(eap_key_error(Some(AuthMethod::MsChapV2), 16).is_none());
+        assert!(eap_key_error(Some(AuthMethod::MsChapV2), 20).is_none());
+        assert!(eap_key_error(None, 16).is_none());
+    }
 }

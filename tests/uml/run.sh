@@ -6,6 +6,7 @@
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
 #   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo   (all = every one of them)
 #              nm-up nm-secrets nm-fail nm-repeat nm-import   (NetworkManager, nm-guest.sh)
+#              trixie   (Debian 13 root, ppp 2.5.2, plugin built for 2.5.2: trixie.sh, own env knobs)
 # env:
 #   CLIENT=ours|sstpc   client under test (default ours)
 #   SSTP_HELPER=PATH    helper binary   (default $REPO/target/release/sstp-helper)
@@ -25,6 +26,7 @@ HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat nm-import"   # NetworkManager end to end: nm-guest.sh
+OTHER_SCENS="trixie"   # own driver: trixie.sh (Debian 13 root, ppp 2.5.2)
 CACHE=$REPO/.cache
 VENV=$CACHE/sstpd-venv
 
@@ -40,8 +42,10 @@ case "$HERE" in *[!A-Za-z0-9._/-]*) die "odd characters in $HERE (hostfs paths g
 SCENS=()
 for s in "$@"; do
     if [ "$s" = all ]; then SCENS+=($ALL); continue; fi
-    case " $ALL $NM_SCENS " in *" $s "*) SCENS+=("$s") ;; *) die "unknown scenario '$s' (known: $ALL $NM_SCENS)";; esac
+    case " $ALL $NM_SCENS $OTHER_SCENS " in *" $s "*) SCENS+=("$s") ;; *) die "unknown scenario '$s' (known: $ALL $NM_SCENS $OTHER_SCENS)";; esac
 done
+ONLY_OTHER=1
+for s in "${SCENS[@]}"; do case " $OTHER_SCENS " in *" $s "*) ;; *) ONLY_OTHER=0 ;; esac; done
 
 # nm-import installs the editor plugin (C, built with make, not cargo) in the guest
 case " ${SCENS[*]} " in *" nm-import "*)
@@ -52,7 +56,9 @@ CLIENT=${CLIENT:-ours}
 case "$CLIENT" in ours|sstpc) ;; *) die "CLIENT must be ours or sstpc";; esac
 HELPER_SRC=${SSTP_HELPER:-$REPO/target/release/sstp-helper}
 PLUGIN_SRC=${SSTP_PLUGIN:-$REPO/target/release/libsstp_rs_pppd.so}
-if [ "$CLIENT" = ours ]; then
+if [ "$ONLY_OTHER" = 1 ]; then
+    :   # trixie.sh checks its own binaries
+elif [ "$CLIENT" = ours ]; then
     [ -x "$HELPER_SRC" ] || die "no helper at $HELPER_SRC (cargo build --release, or SSTP_HELPER=...)"
     [ -f "$PLUGIN_SRC" ] || die "no plugin at $PLUGIN_SRC (cargo build --release, or SSTP_PLUGIN=...)"
 else
@@ -144,8 +150,22 @@ check_capture() {   # $1 = out dir; appends to results.txt
 }
 
 # ---------------------------------------------------------------- one scenario
+run_trixie() {
+    local t0=$SECONDS rc
+    echo "=== trixie (Debian 13, ppp 2.5.2, plugin built for 2.5.2) -> tests/uml/out/trixie"
+    bash "$HERE/trixie.sh" 2>&1 | sed 's/^/  /'
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" = 0 ]; then
+        echo "=== trixie: PASS in $((SECONDS - t0)) s"; echo "PASS trixie $((SECONDS - t0))" >> "$SUMMARY"
+    else
+        echo "=== trixie: FAIL in $((SECONDS - t0)) s; logs in tests/uml/out/trixie"; echo "FAIL trixie $((SECONDS - t0))" >> "$SUMMARY"
+    fi
+    return "$rc"
+}
+
 run_one() {
     local scen=$1 out=$HERE/out/$1 tmo state rc t0 t1 delay
+    [ "$scen" = trixie ] && { run_trixie; return; }
     rm -rf "$out"; mkdir -p "$out" || die "cannot create $out"
     case "$scen" in
         softether) ensure_softether ;;

@@ -7,8 +7,10 @@
 //! by the `const` assertions below.
 //!
 //! `cfg(pppd25)` (set by `build.rs` for pppd >= 2.5): the 2.5 API (`ppp_add_notify`,
-//! `ppp_add_options`, `mppe_get_send_key`, `ppp_ifname`, ...). It is written from the 2.5
-//! headers (`pppd.h`, `mppe.h`, `ipcp.h`) but has not been built or run against a real 2.5.
+//! `ppp_add_options`, `mppe_get_send_key`, `ppp_ifname`, ...), mirrored from Debian 13's
+//! `ppp-dev 2.5.2-1+1` headers; the struct layouts and constants below were checked with gcc's
+//! `offsetof`/`sizeof` on those headers, and the plugin runs in pppd 2.5.2 in the `trixie` UML
+//! scenario (`tests/uml/trixie.sh`).
 
 #![allow(non_upper_case_globals)]
 
@@ -150,22 +152,28 @@ pub struct IpcpOptions {
 const _: () = {
     assert!(size_of::<IpcpOptions>() == 52);
     assert!(offset_of!(IpcpOptions, ouraddr) == 28);
+    assert!(offset_of!(IpcpOptions, hisaddr) == 32);
     assert!(offset_of!(IpcpOptions, dnsaddr) == 36);
+    assert!(offset_of!(IpcpOptions, winsaddr) == 44);
 };
 
 /// `eui64_t` (`eui64.h`): a union of `u_int8_t[8]`, `u_int16_t[4]`, `u_int32_t[2]`.
-#[cfg(not(pppd25))]
 #[repr(C, align(4))]
 #[derive(Clone, Copy)]
 pub struct Eui64(pub [u8; 8]);
 
-/// `ipv6cp_options` (`ipv6cp.h` 2.4.9).
+/// `ipv6cp_options` (`ipv6cp.h`): 2.4.9 has ten `int`s (neg_ifaceid .. neg_vj) before
+/// `vj_protocol`; 2.5 added `default_route`, so eleven.
 #[cfg(not(pppd25))]
+const IPV6CP_INTS: usize = 10;
+#[cfg(pppd25)]
+const IPV6CP_INTS: usize = 11;
+
+/// `ipv6cp_options` (`ipv6cp.h`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Ipv6cpOptions {
-    /// neg_ifaceid .. neg_vj (10 `int`s)
-    _ints: [c_int; 10],
+    _ints: [c_int; IPV6CP_INTS],
     _vj_protocol: u16,
     pub ourid: Eui64,
     pub hisid: Eui64,
@@ -175,6 +183,12 @@ const _: () = {
     assert!(size_of::<Ipv6cpOptions>() == 60);
     assert!(offset_of!(Ipv6cpOptions, ourid) == 44);
     assert!(offset_of!(Ipv6cpOptions, hisid) == 52);
+};
+#[cfg(pppd25)]
+const _: () = {
+    assert!(size_of::<Ipv6cpOptions>() == 64);
+    assert!(offset_of!(Ipv6cpOptions, ourid) == 48);
+    assert!(offset_of!(Ipv6cpOptions, hisid) == 56);
 };
 
 // Logging, the same in both versions (`pppd.h`: `void info(char *, ...)`; 2.5 takes
@@ -203,6 +217,9 @@ extern "C" {
     static mut ipcp_gotoptions: [IpcpOptions; 1];
     /// `ipcp_options ipcp_hisoptions[NUM_PPP]`, what the peer has.
     static mut ipcp_hisoptions: [IpcpOptions; 1];
+    /// `ipv6cp_options ipv6cp_gotoptions[NUM_PPP]`, `ipv6cp_hisoptions[NUM_PPP]`.
+    static mut ipv6cp_gotoptions: [Ipv6cpOptions; 1];
+    static mut ipv6cp_hisoptions: [Ipv6cpOptions; 1];
 }
 
 #[cfg(not(pppd25))]
@@ -220,8 +237,6 @@ extern "C" {
     static mut mppe_recv_key: [u8; 16];
     /// Non-zero once MS-CHAP(v2)/EAP-TLS derived keys.
     static mut mppe_keys_set: c_int;
-    static mut ipv6cp_gotoptions: [Ipv6cpOptions; 1];
-    static mut ipv6cp_hisoptions: [Ipv6cpOptions; 1];
 }
 
 /// `ppp_notify_t` values (`pppd.h` 2.5).
@@ -353,13 +368,25 @@ pub unsafe fn mppe_keys() -> (Secret, Secret) {
                 mppe_get_recv_key(recv.as_mut_ptr(), 32),
             )
         };
-        let ns = usize::try_from(ns).unwrap_or(0).min(32);
-        let nr = usize::try_from(nr).unwrap_or(0).min(32);
+        let ns = rfc3079_len(usize::try_from(ns).unwrap_or(0).min(32));
+        let nr = rfc3079_len(usize::try_from(nr).unwrap_or(0).min(32));
         let keys = (Secret::from(&send[..ns]), Secret::from(&recv[..nr]));
         send.fill(0);
         recv.fill(0);
         std::hint::black_box((&send, &recv));
         keys
+    }
+}
+
+/// pppd 2.5 stores MS-CHAPv2 MPPE keys as the whole 20-byte SHA-1 output
+/// (`mppe_set_chapv2` -> `mppe_set_keys(.., SHA1_SIGNATURE_SIZE)`); RFC 3079 (and so the SSTP
+/// HLAK, MS-SSTP 3.2.5.2.3) uses its first 16 bytes. EAP-TLS keys (32 bytes) stay whole.
+#[cfg(pppd25)]
+fn rfc3079_len(n: usize) -> usize {
+    if n == 20 {
+        16
+    } else {
+        n
     }
 }
 
@@ -382,20 +409,14 @@ pub unsafe fn ipcp_result() -> (IpcpOptions, IpcpOptions) {
 /// # Safety
 /// Must run on pppd's thread.
 pub unsafe fn ipv6cp_ids() -> Option<([u8; 8], [u8; 8])> {
-    #[cfg(not(pppd25))]
-    {
-        // SAFETY: by-value copies of pppd's option structs (layout pinned above).
-        let (go, ho) = unsafe {
-            (
-                addr_of!(ipv6cp_gotoptions).cast::<Ipv6cpOptions>().read(),
-                addr_of!(ipv6cp_hisoptions).cast::<Ipv6cpOptions>().read(),
-            )
-        };
-        Some((go.ourid.0, ho.hisid.0))
-    }
-    // The 2.5 `ipv6cp_options` layout has not been verified here: do not guess.
-    #[cfg(pppd25)]
-    None
+    // SAFETY: by-value copies of pppd's option structs (layout pinned above per version).
+    let (go, ho) = unsafe {
+        (
+            addr_of!(ipv6cp_gotoptions).cast::<Ipv6cpOptions>().read(),
+            addr_of!(ipv6cp_hisoptions).cast::<Ipv6cpOptions>().read(),
+        )
+    };
+    Some((go.ourid.0, ho.hisid.0))
 }
 
 /// The interface name bytes (up to the NUL) and unit.
