@@ -959,8 +959,11 @@ fn server_stops_reading_back_pressure() {
     // pppd goes at once; Call Disconnect cannot be delivered to a server that does not read,
     // so DISCONNECT_STATE_TIMER_1 (5 s) bounds the wait, plus 1 s for the TLS close.
     o.assert_within(Duration::from_secs(8));
-    let (frames, _) = srv.data_received();
-    assert!(frames > 0);
+    // The call was up when the server stopped reading (how many PPP frames it read before
+    // that depends on scheduling: under load it can be none, so that is not asserted).
+    assert!(srv
+        .client_message_types()
+        .contains(&MessageType::CallConnected));
     h.assert_nothing_left();
 }
 
