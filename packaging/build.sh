@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the distro packages of sstp-rs from this workspace (no debhelper, no cargo-deb):
 #   packaging/build.sh deb   -> target/packages/sstp-rs_<ver>_amd64.deb (+ sstp-rs-gnome_... if
-#                               the editor plugins exist)
+#                               the libnm plugins exist or can be built)
 #   packaging/build.sh rpm   -> target/packages/sstp-rs-<ver>.x86_64.rpm (+ -gnome likewise)
 #   packaging/build.sh lint  -> lintian / rpmlint on what was built (exit 1 on any error)
 # env:
@@ -11,9 +11,10 @@
 #       fedora:   programs in /usr/libexec,            plugin in /usr/lib64/pppd/<v>/
 #   PPPD_VERSION=2.4.9   pppd the plugin is built for (default: debian12 -> what build.rs finds
 #                        on this host, i.e. ppp-dev; debian13 -> 2.5.2; fedora -> 2.5.2)
-#   EDITOR_DIR=DIR       where the built editor plugins are (default: target/release, then
-#                        nm-plugin/editor/build); the -gnome package is built only if all three
-#                        libnm-*-sstp-rs*.so files are there
+#   EDITOR_DIR=DIR       where the built libnm plugins are (default: target/release, then
+#                        nm-plugin/editor/build, which is built with make when the GTK/libnma
+#                        dev files are there); all three libnm-*-sstp-rs*.so files are needed:
+#                        the GTK-free one goes into the base package, the editors into -gnome
 #   NO_BUILD=1           use the binaries already in the cargo target dir
 # Needs: cargo, dpkg-deb, dpkg-shlibdeps (dpkg-dev), strip; rpmbuild (apt: rpm); lintian, rpmlint.
 set -euo pipefail
@@ -131,21 +132,33 @@ install -d "$ROOT/usr/share/man/man8"
 gzip -9n < "$REPO/sstp-helper/man/sstp-helper.8" > "$ROOT/usr/share/man/man8/sstp-helper.8.gz"
 chmod 644 "$ROOT/usr/share/man/man8/sstp-helper.8.gz"
 
-# The -gnome part: the GTK-free shim, the GTK3 editor and the GTK4 editor.
-EDITOR_LIBS=(libnm-vpn-plugin-sstp-rs.so libnm-vpn-plugin-sstp-rs-editor.so libnm-gtk4-vpn-plugin-sstp-rs-editor.so)
-EDIR=
-for d in ${EDITOR_DIR:-} "$BIN" "$REPO/nm-plugin/editor/build"; do
-    ok=1; for l in "${EDITOR_LIBS[@]}"; do [ -f "$d/$l" ] || ok=0; done
-    [ $ok = 1 ] && { EDIR=$d; break; }
-done
+# The libnm plugins (nm-plugin/editor, C, built with make). The GTK-free one goes into the base
+# package: the .name file names it, and nmcli needs it for import/export without any GTK (as
+# Debian splits network-manager-sstp). The GTK3 and GTK4 editors make the -gnome package.
+SHIM=libnm-vpn-plugin-sstp-rs.so
+EDITOR_LIBS=(libnm-vpn-plugin-sstp-rs-editor.so libnm-gtk4-vpn-plugin-sstp-rs-editor.so)
+find_editor_dir() {
+    local d l ok
+    for d in ${EDITOR_DIR:-} "$BIN" "$REPO/nm-plugin/editor/build"; do
+        ok=1; for l in "$SHIM" "${EDITOR_LIBS[@]}"; do [ -f "$d/$l" ] || ok=0; done
+        [ $ok = 1 ] && { echo "$d"; return; }
+    done
+}
+EDIR=$(find_editor_dir)
+if [ -z "$EDIR" ] && [ -z "${EDITOR_DIR:-}" ] && pkg-config --exists libnm gtk+-3.0 gtk4 libnma libnma-gtk4 2>/dev/null; then
+    say "building the editor plugins (make -C nm-plugin/editor)"
+    make -s -C "$REPO/nm-plugin/editor" >/dev/null || die "make -C nm-plugin/editor failed"
+    EDIR=$(find_editor_dir)
+fi
 if [ "$TARGET" = fedora ]; then NMLIB=/usr/lib64/NetworkManager; else NMLIB=/usr/lib/x86_64-linux-gnu/NetworkManager; fi
 GROOT=$STAGE/groot
 if [ -n "$EDIR" ]; then
+    install_strip "$EDIR/$SHIM" "$ROOT$NMLIB/$SHIM" 644
     for l in "${EDITOR_LIBS[@]}"; do install_strip "$EDIR/$l" "$GROOT$NMLIB/$l" 644; done
     install -D -m 644 "$HERE/lintian/$PKG-gnome" "$GROOT/usr/share/lintian/overrides/$PKG-gnome"
-    say "editor plugins from $EDIR: building the -gnome package too"
+    say "libnm plugins from $EDIR: $SHIM in $PKG, the editors in the -gnome package"
 else
-    say "no editor plugins (${EDITOR_LIBS[*]}) in ${EDITOR_DIR:-$BIN or nm-plugin/editor/build}: skipping the -gnome package"
+    say "no libnm plugins ($SHIM ${EDITOR_LIBS[*]}) in ${EDITOR_DIR:-$BIN or nm-plugin/editor/build} and no GTK/libnma dev files to build them: $PKG without $SHIM, no -gnome package"
 fi
 
 mkdir -p "$OUTDIR"
@@ -220,9 +233,9 @@ if [ "$KIND" = deb ]; then
         GDEPS=$(shlibdeps "$GROOT"); GDEPS="${GDEPS:+$GDEPS, }$PKG (= $VERSION-$DEBREV)"
         build_deb "$PKG-gnome" "$GROOT" "$GDEPS" \
             "Description: SSTP VPN client - GNOME and nm-connection-editor plugins" \
-            " The connection editor plugins of sstp-rs: the GTK-free libnm plugin used by" \
-            " nmcli for import and export, and the GTK3 and GTK4 editors used by" \
-            " nm-connection-editor and GNOME Settings."
+            " The connection editor plugins of sstp-rs: the GTK3 and GTK4 editors used by" \
+            " nm-connection-editor and GNOME Settings (import and export of Windows" \
+            " phonebook files are in the base package, for nmcli too)."
     fi
     exit 0
 fi

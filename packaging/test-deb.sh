@@ -74,7 +74,7 @@ if [ "$(cat "$BROOT/.sstp-rs-stamp" 2>/dev/null)" != "$BSTAMP" ]; then
     echo "test-deb: debootstrap --variant=minbase bookworm $BROOT (once)"
     m=$(apt-get indextargets --format '$(SITE) $(RELEASE)' | awk '$2=="bookworm" {print $1; exit}')
     rm -rf "$BROOT.new"; mkdir -p /tmp/sstp-rs-bookworm-cache/debs
-    if debootstrap --variant=minbase --cache-dir=/tmp/sstp-rs-bookworm-cache/debs --include=ppp,libssl3 \
+    if debootstrap --variant=minbase --cache-dir=/tmp/sstp-rs-bookworm-cache/debs --include=ppp,libssl3,libnm0 \
             bookworm "$BROOT.new" "${m:-http://deb.debian.org/debian}" > /tmp/sstp-rs-bookworm-cache/debootstrap.log 2>&1; then
         rm -f "$BROOT.new"/var/cache/apt/archives/*.deb
         printf '#!/bin/sh\nexit 101\n' > "$BROOT.new/usr/sbin/policy-rc.d"; chmod 755 "$BROOT.new/usr/sbin/policy-rc.d"

@@ -23,7 +23,7 @@ ROOT=$(readlink -m "${TRIXIE_ROOT:-/tmp/sstp-rs-trixie}")
 CACHE=$(readlink -m "${TRIXIE_CACHE:-/tmp/sstp-rs-trixie-cache}")
 OUT=$HERE/out/${OUT_NAME:-trixie}
 SSTPD_VERSION=0.7.2
-PKGS=ppp,ppp-dev,sstp-client,iproute2,iputils-ping,python3,python3-venv,openssl,kmod,procps,pkgconf
+PKGS=ppp,ppp-dev,sstp-client,libnm0,iproute2,iputils-ping,python3,python3-venv,openssl,kmod,procps,pkgconf
 STAMP="suite=trixie pkgs=$PKGS sstpd=$SSTPD_VERSION prep=1"
 die() { echo "trixie.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%T)] trixie: $*"; }
