@@ -651,6 +651,20 @@ EOSQ
     CTAG=client
     connect 1 40 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
     check_connected 1 "proxy (squid Digest, server port $port)" || exit 1
+    # the proxy password: in no process's cmdline or environ while connected, not in the log
+    # (bash pattern matching, so no scanning process carries the needle in its own argv)
+    local pw hits= n=0 c q
+    pw=$(< /tmp/proxy-pw.txt)
+    for q in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' < "$q/cmdline" 2>/dev/null; tr '\0' ' ' < "$q/environ" 2>/dev/null) || continue
+        n=$((n + 1))
+        [[ $c == *"$pw"* ]] && hits+=" ${q#/proc/}"
+    done
+    if [ -z "$hits" ] && ! grep -qF -- "$pw" "$CLOG"; then
+        pass "proxy password in none of $n processes' cmdline/environ nor in the helper log (--log-level $HELPER_LOGLEVEL)"
+    else
+        fail "proxy password found: processes${hits:- none}; log: $(grep -cF -- "$pw" "$CLOG") lines"
+    fi
     for line in "407, answering with Digest credentials for alice" "tunnel to $far:$port open"; do
         if grep -q "$line" "$CLOG"; then
             pass "helper: $(grep -m1 "$line" "$CLOG" | cut -c1-170)"
