@@ -33,6 +33,12 @@ const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
 /// holds pppd back (its pty fills) instead of growing our memory.
 const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
 
+/// The most plaintext handed to one TLS write: one full TLS record.
+const TLS_WRITE_MAX: usize = 16 * 1024;
+
+/// Written bytes at the front of the TLS queue are dropped once they reach this much.
+const TLS_COMPACT_AT: usize = 64 * 1024;
+
 /// Everything the connection needs, resolved from the command line.
 pub struct Settings {
     /// Host part of SERVER.
@@ -354,7 +360,8 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         child: None,
         deframer: hdlc::Deframer::new(),
         pty_out: Vec::with_capacity(32768),
-        tls_out: Vec::with_capacity(32768),
+        tls_out: Vec::with_capacity(65536),
+        tls_off: 0,
         tls_queued: 0,
         tls_written: 0,
         ack_at: None,
@@ -386,6 +393,9 @@ struct Session<'a, S> {
     /// Bytes for TLS not yet taken by the TLS stream. Written from the select loop, so a
     /// server that stops reading never blocks signals, timers or pppd's exit.
     tls_out: Vec<u8>,
+    /// Start of the unwritten part of `tls_out` (written bytes are dropped in bulk, not
+    /// moved after every write).
+    tls_off: usize,
     /// Bytes ever queued to / written from `tls_out`.
     tls_queued: u64,
     tls_written: u64,
@@ -500,8 +510,9 @@ where
 {
     /// The loop. Returns why the SSTP call ended.
     async fn pump(&mut self, signals: &mut Signals, link: &mut PluginLink) -> CloseReason {
-        let mut tls_buf = vec![0u8; 32768];
-        let mut pty_buf = vec![0u8; 32768];
+        // Large reads: one pty read takes many frames (the pty holds up to 64 KiB).
+        let mut tls_buf = vec![0u8; 65536];
+        let mut pty_buf = vec![0u8; 65536];
         let mut read_first = false;
         loop {
             read_first = !read_first;
@@ -511,15 +522,24 @@ where
             }
             let deadline = self.client.poll_timeout().map(Instant::from_std);
             // 2. Wait for one source.
-            let take_from_pppd = self.tls_out.len() < TLS_OUT_HIGH_WATER;
+            let take_from_pppd = self.tls_out.len() - self.tls_off < TLS_OUT_HIGH_WATER;
             let tls = &mut self.tls;
-            let out = &self.tls_out;
+            // At most one TLS record (16 KiB) per write: several SSTP packets share it.
+            let end = self.tls_out.len().min(self.tls_off + TLS_WRITE_MAX);
+            let out = &self.tls_out[self.tls_off..end];
             tokio::select! {
                 io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first)) => {
                     let now = std::time::Instant::now();
                     match io {
                         TlsIo::Wrote(Ok(n)) => {
-                            self.tls_out.drain(..n);
+                            self.tls_off += n;
+                            if self.tls_off == self.tls_out.len() {
+                                self.tls_out.clear();
+                                self.tls_off = 0;
+                            } else if self.tls_off >= TLS_COMPACT_AT {
+                                self.tls_out.drain(..self.tls_off);
+                                self.tls_off = 0;
+                            }
                             self.tls_written += n as u64;
                             if self.ack_at.is_some_and(|a| self.tls_written >= a) {
                                 self.ack_at = None;
@@ -529,6 +549,7 @@ where
                         TlsIo::Wrote(Err(e)) => {
                             warn!("TLS write: {e}");
                             self.tls_out.clear();
+                            self.tls_off = 0;
                             self.client.handle_tls_closed(now);
                         }
                         TlsIo::Read(Ok(0)) => self.client.handle_tls_closed(now),
@@ -541,20 +562,20 @@ where
                 }
                 r = pty_read(&self.pty, &mut pty_buf), if take_from_pppd => match r {
                     Ok(n) if n > 0 => {
-                        self.deframer.push(&pty_buf[..n]);
+                        // Every frame in the chunk is appended to the client's transmit
+                        // buffer, so the next TLS write carries all of them at once.
                         let now = std::time::Instant::now();
-                        while let Some(f) = self.deframer.next_frame() {
-                            match f {
-                                Ok(frame) => {
-                                    if !self.pppd_ready {
-                                        debug!("pppd is ready (first frame)");
-                                        self.pppd_ready = true;
-                                    }
-                                    self.client.handle_ppp_frame(&frame, now);
+                        let (client, ready) = (&mut self.client, &mut self.pppd_ready);
+                        self.deframer.push_frames(&pty_buf[..n], |f| match f {
+                            Ok(frame) => {
+                                if !*ready {
+                                    debug!("pppd is ready (first frame)");
+                                    *ready = true;
                                 }
-                                Err(e) => debug!("from pppd: {e}"),
+                                client.handle_ppp_frame(frame, now);
                             }
-                        }
+                            Err(e) => debug!("from pppd: {e}"),
+                        });
                     }
                     Ok(_) | Err(_) => {
                         debug!("pty closed");
@@ -823,7 +844,8 @@ where
         // What is still queued (a last Call Abort or Disconnect Ack) goes out if the server
         // takes it within the second the close gets.
         let tls = &mut self.tls;
-        let out = std::mem::take(&mut self.tls_out);
+        let mut out = std::mem::take(&mut self.tls_out);
+        out.drain(..std::mem::take(&mut self.tls_off));
         let _ = timeout(Duration::from_secs(1), async move {
             if tls.write_all(&out).await.is_ok() {
                 let _ = tls.shutdown().await;
