@@ -113,18 +113,6 @@ fn find_special(data: &[u8]) -> Option<usize> {
         .map(|p| i + p)
 }
 
-/// Index of the first byte that needs escaping, eight bytes at a time.
-fn find_escape(data: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 8 <= data.len() && !word_needs_escape(word_at(data, i)) {
-        i += 8;
-    }
-    data[i..]
-        .iter()
-        .position(|&b| NEEDS_ESCAPE[b as usize])
-        .map(|p| i + p)
-}
-
 /// FCS-16 over `data`, starting from `fcs` (0xFFFF for a new frame).
 pub fn fcs16(fcs: u16, data: &[u8]) -> u16 {
     let t = &FCS_TABLES;
@@ -149,14 +137,39 @@ pub fn fcs16(fcs: u16, data: &[u8]) -> u16 {
     crc
 }
 
-fn push_escaped(out: &mut Vec<u8>, mut data: &[u8]) {
-    while let Some(i) = find_escape(data) {
-        out.extend_from_slice(&data[..i]);
-        out.push(ESCAPE);
-        out.push(data[i] ^ 0x20);
-        data = &data[i + 1..];
+fn push_escaped(out: &mut Vec<u8>, data: &[u8]) {
+    // Room for the worst case (every byte escaped), trimmed at the end: the loop then writes
+    // by index with no capacity checks. Clean words are copied whole; a word with a special
+    // byte is escaped without branches (write 7D, then the byte over it or after it).
+    let start = out.len();
+    out.resize(start + 2 * data.len(), 0);
+    let dst = &mut out[start..];
+    let mut j = 0;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        if !word_needs_escape(u64::from_le_bytes(a)) {
+            dst[j..j + 8].copy_from_slice(w);
+            j += 8;
+        } else {
+            j = escape_bytes(dst, j, w);
+        }
     }
-    out.extend_from_slice(data);
+    j = escape_bytes(dst, j, words.remainder());
+    out.truncate(start + j);
+}
+
+/// Escape `src` into `dst` from `j` on, branch-free per byte; returns the new end.
+#[inline(always)]
+fn escape_bytes(dst: &mut [u8], mut j: usize, src: &[u8]) -> usize {
+    for &b in src {
+        let e = usize::from(NEEDS_ESCAPE[b as usize]);
+        dst[j] = ESCAPE;
+        dst[j + e] = b ^ (0x20 * e as u8);
+        j += 1 + e;
+    }
+    j
 }
 
 /// Append `7E frame FCS 7E`, escaped, to `out`.
@@ -439,7 +452,7 @@ mod tests {
                     match mode {
                         0 => r as u8,
                         1 => [0x7e, 0x7d, 0x00, 0x1f, 0x20, 0x7c, 0x7f, 0xff][(r % 8) as usize],
-                        2 if r % 61 == 0 => 0x7d,
+                        2 if r.trailing_zeros() >= 6 => 0x7d,
                         _ => 0x41 + (r % 26) as u8,
                     }
                 })
