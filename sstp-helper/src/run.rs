@@ -36,6 +36,10 @@ const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
 /// The most plaintext handed to one TLS write: one full TLS record.
 const TLS_WRITE_MAX: usize = 16 * 1024;
 
+/// Room left in the TLS read buffer that is worth another read in the same wake-up (a full
+/// record).
+const TLS_READ_MORE_ROOM: usize = 16 * 1024 + 256;
+
 /// Written bytes at the front of the TLS queue are dropped once they reach this much.
 const TLS_COMPACT_AT: usize = 64 * 1024;
 
@@ -452,7 +456,25 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     }
     let mut rb = tokio::io::ReadBuf::new(buf);
     match Pin::new(&mut *tls).poll_read(cx, &mut rb) {
-        Poll::Ready(Ok(())) => return Poll::Ready(TlsIo::Read(Ok(rb.filled().len()))),
+        Poll::Ready(Ok(())) => {
+            // One TLS record per read: take the records already here too (one wake-up,
+            // one pass of the loop). EOF or an error shows again on the next read.
+            let mut last = rb.filled().len();
+            while last > 0 && rb.remaining() >= TLS_READ_MORE_ROOM {
+                if !matches!(
+                    Pin::new(&mut *tls).poll_read(cx, &mut rb),
+                    Poll::Ready(Ok(()))
+                ) {
+                    break;
+                }
+                let now = rb.filled().len();
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
+            return Poll::Ready(TlsIo::Read(Ok(rb.filled().len())));
+        }
         Poll::Ready(Err(e)) => return Poll::Ready(TlsIo::Read(Err(e))),
         Poll::Pending => {}
     }
