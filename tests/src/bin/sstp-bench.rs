@@ -358,10 +358,12 @@ fn start_sstpc(
     let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
     cfmakeraw(&mut t);
     tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
-    let slave: OwnedFd = pty.slave;
-    let slave_out = slave.try_clone().map_err(|e| format!("dup: {e}"))?;
-    let master = File::from(pty.master);
-    set_nonblocking(&master)?;
+    // As under pppd's `pty` option: the command gets the master (stdin and stdout), pppd's
+    // side (here the pump) is the slave; the same side as ours, whose helper holds the master.
+    let master: OwnedFd = pty.master;
+    let master_out = master.try_clone().map_err(|e| format!("dup: {e}"))?;
+    let slave = File::from(pty.slave);
+    set_nonblocking(&slave)?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let ipparam = format!(
         "bench-{}-{n}-{}",
@@ -382,13 +384,13 @@ fn start_sstpc(
         .arg(ca)
         .args(["--nolaunchpppd", "--ipparam", &ipparam])
         .arg(addr.to_string())
-        .stdin(Stdio::from(slave))
-        .stdout(Stdio::from(slave_out))
+        .stdin(Stdio::from(master))
+        .stdout(Stdio::from(master_out))
         .stderr(log)
         .spawn()
         .map_err(|e| format!("start {}: {e}", o.sstpc.display()))?;
     // The plugin's part: once the server has acked the call, hand over the MPPE keys.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while srv.last_nonce().is_none() {
         if let Ok(Some(st)) = child.try_wait() {
             return Err(client_failed(
@@ -415,7 +417,7 @@ fn start_sstpc(
     })();
     let mut run = Running {
         child,
-        tty: Arc::new(master),
+        tty: Arc::new(slave),
         standin_dir: None,
     };
     if let Err(e) = handoff {
@@ -441,7 +443,7 @@ fn wait_connected(
     child: &mut Child,
     dir: &Path,
 ) -> Result<f64, String> {
-    let deadline = t0 + Duration::from_secs(15);
+    let deadline = t0 + Duration::from_secs(30);
     loop {
         if let Some(t) = srv.call_connected_at() {
             return Ok(t.saturating_duration_since(t0).as_secs_f64() * 1000.0);
