@@ -377,7 +377,7 @@ fn start_sstpc(
         .args([
             "--log-stderr",
             "--log-level",
-            "1",
+            "3",
             "--cert-warn",
             "--ca-cert",
         ])
@@ -390,7 +390,7 @@ fn start_sstpc(
         .spawn()
         .map_err(|e| format!("start {}: {e}", o.sstpc.display()))?;
     // The plugin's part: once the server has acked the call, hand over the MPPE keys.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(15);
     while srv.last_nonce().is_none() {
         if let Ok(Some(st)) = child.try_wait() {
             return Err(client_failed(
@@ -401,7 +401,12 @@ fn start_sstpc(
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(client_failed("sstpc: no Call Connect Request", dir));
+            let what = format!(
+                "sstpc: no Call Connect Request within 15 s (server: {} TCP connections, {} HTTP requests)",
+                srv.connections(),
+                srv.http_requests().len()
+            );
+            return Err(client_failed(&what, dir));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -709,11 +714,29 @@ fn main() {
         "sstp-bench: {} run(s) of {:.1} s per cell; this takes a few minutes",
         o.runs, o.secs
     );
-    // results[client][(len, up)] -> samples; failures noted.
+    // The ceilings are sampled between the cells (half a window each), so that they see the
+    // same load as the clients on a shared machine.
+    let mut pty = Vec::new();
+    let mut tls = Vec::new();
+    let mut cipher = String::new();
+    let mut ceilings = |pty: &mut Vec<f64>, tls: &mut Vec<f64>| {
+        match pty_ceiling(o.secs / 2.0) {
+            Ok(v) => pty.push(v),
+            Err(e) => eprintln!("sstp-bench: pty ceiling: {e}"),
+        }
+        match tls_ceiling(&cert, o.secs / 2.0) {
+            Ok((v, c)) => {
+                tls.push(v);
+                cipher = c;
+            }
+            Err(e) => eprintln!("sstp-bench: TLS ceiling: {e}"),
+        }
+    };
     let mut rows: Vec<Row> = Vec::new();
     for client in &o.clients {
         for &len in &o.sizes {
             for up in [true, false] {
+                ceilings(&mut pty, &mut tls);
                 let mut samples = Vec::new();
                 let mut errs = Vec::new();
                 for n in 0..o.runs {
@@ -738,22 +761,7 @@ fn main() {
             }
         }
     }
-    let mut pty = Vec::new();
-    let mut tls = Vec::new();
-    let mut cipher = String::new();
-    for _ in 0..o.runs {
-        match pty_ceiling(o.secs) {
-            Ok(v) => pty.push(v),
-            Err(e) => eprintln!("sstp-bench: pty ceiling: {e}"),
-        }
-        match tls_ceiling(&cert, o.secs) {
-            Ok((v, c)) => {
-                tls.push(v);
-                cipher = c;
-            }
-            Err(e) => eprintln!("sstp-bench: TLS ceiling: {e}"),
-        }
-    }
+    ceilings(&mut pty, &mut tls);
 
     let get = |client: &str, len: usize, up: bool| -> &[Sample] {
         rows.iter()
