@@ -85,6 +85,18 @@ impl Pty {
         }
     }
 
+    /// Write some of `data` to pppd (at least one byte), waiting until the pty takes any.
+    /// Cancel-safe: nothing is written unless it returns `Ok`.
+    pub async fn write_some(&self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            let mut g = self.master.writable().await?;
+            match g.try_io(|m| nix::unistd::write(m.get_ref(), data).map_err(io::Error::from)) {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
     /// Write all of `data` to pppd.
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {

@@ -36,11 +36,14 @@ const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
 /// The most plaintext handed to one TLS write: one full TLS record.
 const TLS_WRITE_MAX: usize = 16 * 1024;
 
+/// Unwritten bytes for pppd above which the loop stops reading the server.
+const PTY_OUT_HIGH_WATER: usize = 256 * 1024;
+
 /// Room left in the TLS read buffer that is worth another read in the same wake-up (a full
 /// record).
 const TLS_READ_MORE_ROOM: usize = 16 * 1024 + 256;
 
-/// Written bytes at the front of the TLS queue are dropped once they reach this much.
+/// Written bytes at the front of the TLS and pty queues are dropped once they reach this much.
 const TLS_COMPACT_AT: usize = 64 * 1024;
 
 /// Everything the connection needs, resolved from the command line.
@@ -363,7 +366,8 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         pty: None,
         child: None,
         deframer: hdlc::Deframer::new(),
-        pty_out: Vec::with_capacity(32768),
+        pty_out: Vec::with_capacity(65536),
+        pty_off: 0,
         tls_out: Vec::with_capacity(65536),
         tls_off: 0,
         tls_queued: 0,
@@ -393,7 +397,10 @@ struct Session<'a, S> {
     pty: Option<Pty>,
     child: Option<Child>,
     deframer: hdlc::Deframer,
+    /// HDLC bytes for pppd not yet taken by the pty, from `pty_off` on. Written from the
+    /// select loop, so TLS keeps being read while pppd catches up.
     pty_out: Vec<u8>,
+    pty_off: usize,
     /// Bytes for TLS not yet taken by the TLS stream. Written from the select loop, so a
     /// server that stops reading never blocks signals, timers or pppd's exit.
     tls_out: Vec<u8>,
@@ -437,6 +444,7 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     buf: &mut [u8],
     out: &[u8],
     read_first: bool,
+    can_read: bool,
 ) -> std::task::Poll<TlsIo> {
     use std::pin::Pin;
     use std::task::Poll;
@@ -453,6 +461,12 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
         if let Some(w) = write(tls, cx) {
             return Poll::Ready(w);
         }
+    }
+    if !can_read {
+        return match write(tls, cx) {
+            Some(w) => Poll::Ready(w),
+            None => Poll::Pending,
+        };
     }
     let mut rb = tokio::io::ReadBuf::new(buf);
     match Pin::new(&mut *tls).poll_read(cx, &mut rb) {
@@ -489,6 +503,13 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
 async fn child_wait(c: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
     match c {
         Some(c) => c.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn pty_write(p: &Option<Pty>, data: &[u8]) -> std::io::Result<usize> {
+    match p {
+        Some(p) => p.write_some(data).await,
         None => std::future::pending().await,
     }
 }
@@ -545,12 +566,34 @@ where
             let deadline = self.client.poll_timeout().map(Instant::from_std);
             // 2. Wait for one source.
             let take_from_pppd = self.tls_out.len() - self.tls_off < TLS_OUT_HIGH_WATER;
+            // pppd not keeping up: stop reading the server (its TCP window closes) instead
+            // of growing our memory.
+            let take_from_server = self.pty_out.len() - self.pty_off < PTY_OUT_HIGH_WATER;
+            let pty_pending = self.pppd_ready && self.pty_off < self.pty_out.len();
             let tls = &mut self.tls;
             // At most one TLS record (16 KiB) per write: several SSTP packets share it.
             let end = self.tls_out.len().min(self.tls_off + TLS_WRITE_MAX);
             let out = &self.tls_out[self.tls_off..end];
             tokio::select! {
-                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first)) => {
+                w = pty_write(&self.pty, &self.pty_out[self.pty_off..]), if pty_pending => match w {
+                    Ok(n) => {
+                        self.pty_off += n;
+                        if self.pty_off == self.pty_out.len() {
+                            self.pty_out.clear();
+                            self.pty_off = 0;
+                        } else if self.pty_off >= TLS_COMPACT_AT {
+                            // More keeps arriving behind: drop the written part now and then.
+                            self.pty_out.drain(..self.pty_off);
+                            self.pty_off = 0;
+                        }
+                    }
+                    Err(e) => {
+                        debug!("pty write: {e}");
+                        self.pty_out.clear();
+                        self.pty_off = 0;
+                    }
+                },
+                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first && take_from_server, take_from_server)) => {
                     let now = std::time::Instant::now();
                     match io {
                         TlsIo::Wrote(Ok(n)) => {
@@ -695,13 +738,10 @@ where
         }
         let out = &mut self.pty_out;
         self.client.poll_ppp(|f| hdlc::encode(f, out));
-        if self.pppd_ready && !self.pty_out.is_empty() {
-            if let Some(p) = &self.pty {
-                if let Err(e) = p.write_all(&self.pty_out).await {
-                    debug!("pty write: {e}");
-                }
-            }
+        if self.pty.is_none() {
+            // pppd is gone: nobody will take these.
             self.pty_out.clear();
+            self.pty_off = 0;
         }
         while let Some(ev) = self.client.poll_event() {
             match ev {
