@@ -99,6 +99,9 @@ fn parse_opts() -> Result<Opts, String> {
     Ok(o)
 }
 
+/// Marks an error of the connect phase (retried).
+const CONNECT_FAILED: &str = "sstpc connect failed";
+
 /// Counters of the pump's reader.
 #[derive(Default)]
 struct PumpCounters {
@@ -402,7 +405,7 @@ fn start_sstpc(
             let _ = child.kill();
             let _ = child.wait();
             let what = format!(
-                "sstpc: no Call Connect Request within 15 s (server: {} TCP connections, {} HTTP requests)",
+                "{CONNECT_FAILED}: no Call Connect Request within 15 s (server: {} TCP connections, {} HTTP requests)",
                 srv.connections(),
                 srv.http_requests().len()
             );
@@ -733,6 +736,7 @@ fn main() {
         }
     };
     let mut rows: Vec<Row> = Vec::new();
+    let mut connect_failures = std::collections::BTreeMap::<String, usize>::new();
     for client in &o.clients {
         for &len in &o.sizes {
             for up in [true, false] {
@@ -740,7 +744,20 @@ fn main() {
                 let mut samples = Vec::new();
                 let mut errs = Vec::new();
                 for n in 0..o.runs {
-                    match one_run(&o, &cert, client, len, up, n) {
+                    // A connect that fails (sstpc sometimes stalls after its HTTP request) is
+                    // tried again, up to 3 times; the failures are counted in the table.
+                    let mut r = one_run(&o, &cert, client, len, up, n);
+                    for _ in 0..2 {
+                        match &r {
+                            Err(e) if e.contains(CONNECT_FAILED) => {
+                                eprintln!("sstp-bench: {client} connect failed, again: {e}");
+                                *connect_failures.entry(client.clone()).or_insert(0) += 1;
+                                r = one_run(&o, &cert, client, len, up, n);
+                            }
+                            _ => break,
+                        }
+                    }
+                    match r {
                         Ok(s) => samples.push(s),
                         Err(e) => {
                             eprintln!(
@@ -896,6 +913,9 @@ fn main() {
         "(up: PPP bytes counted by the server; down: by the pump; {cpb_name}: user+sys time of the client process{})",
         if mhz.is_some() { " x the cpuinfo MHz" } else { "" }
     );
+    for (c, n) in &connect_failures {
+        println!("{c}: {n} connect(s) stalled and were tried again");
+    }
     let failed: usize = rows.iter().map(|r| r.4.len()).sum();
     if failed > 0 {
         println!("{failed} run(s) failed (see above)");
