@@ -5,7 +5,7 @@
 #   2. release build                                                             (~1 min)
 #   3. end to end in user-mode-linux with real pppd + kernel PPP against
 #      sstp-server 0.7.2 (verifies the crypto binding) and SoftEther, and
-#      NetworkManager 1.42 + dbus driving our NM service                         (~12 min)
+#      NetworkManager 1.42 + dbus driving our NM service, connect time vs sstpc (~14.5 min)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 t0=$(date +%s)
@@ -35,7 +35,7 @@ step "release build"
 cargo build --release --locked --workspace
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route ipv6 reconnect crash connect-time nm-up nm-secrets nm-fail nm-repeat}
 
 passed=$(grep -hE '^test result: ok' target/unit-tests.log | awk '{s+=$4} END {print s+0}')
 step "all tiers passed"
