@@ -393,7 +393,7 @@ fn start_sstpc(
         .spawn()
         .map_err(|e| format!("start {}: {e}", o.sstpc.display()))?;
     // The plugin's part: once the server has acked the call, hand over the MPPE keys.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while srv.last_nonce().is_none() {
         if let Ok(Some(st)) = child.try_wait() {
             return Err(client_failed(
@@ -405,7 +405,7 @@ fn start_sstpc(
             let _ = child.kill();
             let _ = child.wait();
             let what = format!(
-                "{CONNECT_FAILED}: no Call Connect Request within 15 s (server: {} TCP connections, {} HTTP requests)",
+                "{CONNECT_FAILED}: no Call Connect Request within 10 s (server: {} TCP connections, {} HTTP requests)",
                 srv.connections(),
                 srv.http_requests().len()
             );
