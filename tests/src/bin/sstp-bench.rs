@@ -254,6 +254,8 @@ struct Running {
     tty: Arc<File>,
     /// The stand-in's pid (ours), to make sure it is gone.
     standin_dir: Option<PathBuf>,
+    /// sstpc's plugin socket, which a killed sstpc leaves behind.
+    sock: Option<PathBuf>,
 }
 
 fn set_nonblocking(f: &File) -> Result<(), String> {
@@ -302,6 +304,7 @@ fn start_ours(
         child,
         tty: Arc::new(File::open("/dev/null").map_err(|e| e.to_string())?),
         standin_dir: Some(dir.to_path_buf()),
+        sock: None,
     };
     let connect_ms = wait_connected(srv, t0, &mut run.child, dir)?;
     // The stand-in reports its tty and IP up; the pump opens the same pty slave.
@@ -396,6 +399,7 @@ fn start_sstpc(
     let deadline = Instant::now() + Duration::from_secs(10);
     while srv.last_nonce().is_none() {
         if let Ok(Some(st)) = child.try_wait() {
+            let _ = std::fs::remove_file(&sock);
             return Err(client_failed(
                 &format!("sstpc {st} before the Call Connect Ack"),
                 dir,
@@ -404,6 +408,7 @@ fn start_sstpc(
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_file(&sock);
             let what = format!(
                 "{CONNECT_FAILED}: no Call Connect Request within 10 s (server: {} TCP connections, {} HTTP requests)",
                 srv.connections(),
@@ -427,12 +432,19 @@ fn start_sstpc(
         child,
         tty: Arc::new(slave),
         standin_dir: None,
+        sock: Some(sock.clone()),
     };
     if let Err(e) = handoff {
         stop_client(&mut run);
         return Err(format!("sstpc: key hand-off on {}: {e}", sock.display()));
     }
-    let connect_ms = wait_connected(srv, t0, &mut run.child, dir)?;
+    let connect_ms = match wait_connected(srv, t0, &mut run.child, dir) {
+        Ok(ms) => ms,
+        Err(e) => {
+            stop_client(&mut run);
+            return Err(e);
+        }
+    };
     Ok((run, connect_ms))
 }
 
@@ -477,6 +489,9 @@ fn stop_client(r: &mut Running) {
     }
     let _ = r.child.kill();
     let _ = r.child.wait();
+    if let Some(s) = &r.sock {
+        let _ = std::fs::remove_file(s);
+    }
     if let Some(d) = &r.standin_dir {
         if let Ok(p) = std::fs::read_to_string(d.join(standin::PID_FILE)) {
             if let Ok(p) = p.trim().parse::<i32>() {
