@@ -8,7 +8,7 @@
 #      and real nm-connection-editor read through AT-SPI                           (~1 min)
 #   4. end to end in user-mode-linux with real pppd + kernel PPP against
 #      sstp-server 0.7.2 (verifies the crypto binding) and SoftEther, and
-#      NetworkManager 1.42 + dbus driving our NM service                         (~12 min)
+#      NetworkManager 1.42 + dbus driving our NM service, connect time vs sstpc (~16 min)
 #      Debian 13 (debootstrap root, cached in /tmp; ~3 min the first time): ppp 2.5.2 e2e,
 #      then the Debian 13 .deb installed, used and purged                          (~1 min)
 set -euo pipefail
@@ -55,7 +55,7 @@ step "GNOME editor plugin (nm-plugin/editor, Xvfb + nm-connection-editor)"
 bash nm-plugin/editor/tests/run.sh target/gnome-editor-tests | tee target/gnome-editor.log | grep -vE '^ok '
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash nm-up nm-secrets nm-fail nm-repeat nm-import trixie}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash connect-time nm-up nm-secrets nm-fail nm-repeat nm-import trixie}
 step "Debian 13 package: install, connect with the installed files, purge (UML)"
 PKG=$(ls target/packages/sstp-rs_*+deb13_amd64.deb) OUT_NAME=trixie-pkg bash tests/uml/trixie.sh
 

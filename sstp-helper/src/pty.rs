@@ -48,13 +48,49 @@ impl Pty {
         })
     }
 
-    /// Read what pppd wrote (HDLC bytes).
+    /// Read what pppd wrote (HDLC bytes). Takes everything that is there, up to `buf`'s
+    /// size: the pty hands over at most 4 KiB per read(2), so one wake-up reads several times
+    /// until the pty is empty.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut g = self.master.readable().await?;
-            match g.try_io(|m| {
-                nix::unistd::read(m.get_ref().as_raw_fd(), buf).map_err(io::Error::from)
-            }) {
+            let mut total = 0;
+            let r = g.try_io(|m| {
+                let fd = m.get_ref().as_raw_fd();
+                loop {
+                    match nix::unistd::read(fd, &mut buf[total..]) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => {
+                            total += n;
+                            if buf.len() - total < 4096 {
+                                return Ok(());
+                            }
+                        }
+                        // Empty now: readiness is cleared (try_io sees WouldBlock) and what
+                        // was read is returned below.
+                        Err(nix::errno::Errno::EAGAIN) => {
+                            return Err(io::ErrorKind::WouldBlock.into())
+                        }
+                        Err(_) if total > 0 => return Ok(()),
+                        Err(e) => return Err(io::Error::from(e)),
+                    }
+                }
+            });
+            match r {
+                Ok(Ok(())) => return Ok(total),
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) if total > 0 => return Ok(total),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Write some of `data` to pppd (at least one byte), waiting until the pty takes any.
+    /// Cancel-safe: nothing is written unless it returns `Ok`.
+    pub async fn write_some(&self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            let mut g = self.master.writable().await?;
+            match g.try_io(|m| nix::unistd::write(m.get_ref(), data).map_err(io::Error::from)) {
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }

@@ -35,6 +35,19 @@ const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
 /// holds pppd back (its pty fills) instead of growing our memory.
 const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
 
+/// The most plaintext handed to one TLS write: one full TLS record.
+const TLS_WRITE_MAX: usize = 16 * 1024;
+
+/// Unwritten bytes for pppd above which the loop stops reading the server.
+const PTY_OUT_HIGH_WATER: usize = 256 * 1024;
+
+/// Room left in the TLS read buffer that is worth another read in the same wake-up (a full
+/// record).
+const TLS_READ_MORE_ROOM: usize = 16 * 1024 + 256;
+
+/// Written bytes at the front of the TLS and pty queues are dropped once they reach this much.
+const TLS_COMPACT_AT: usize = 64 * 1024;
+
 /// Everything the connection needs, resolved from the command line.
 pub struct Settings {
     /// Host part of SERVER.
@@ -417,8 +430,10 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         pty: None,
         child: None,
         deframer: hdlc::Deframer::new(),
-        pty_out: Vec::with_capacity(32768),
-        tls_out: Vec::with_capacity(32768),
+        pty_out: Vec::with_capacity(65536),
+        pty_off: 0,
+        tls_out: Vec::with_capacity(65536),
+        tls_off: 0,
         tls_queued: 0,
         tls_written: 0,
         ack_at: None,
@@ -447,10 +462,16 @@ struct Session<'a, S> {
     pty: Option<Pty>,
     child: Option<Child>,
     deframer: hdlc::Deframer,
+    /// HDLC bytes for pppd not yet taken by the pty, from `pty_off` on. Written from the
+    /// select loop, so TLS keeps being read while pppd catches up.
     pty_out: Vec<u8>,
+    pty_off: usize,
     /// Bytes for TLS not yet taken by the TLS stream. Written from the select loop, so a
     /// server that stops reading never blocks signals, timers or pppd's exit.
     tls_out: Vec<u8>,
+    /// Start of the unwritten part of `tls_out` (written bytes are dropped in bulk, not
+    /// moved after every write).
+    tls_off: usize,
     /// Bytes ever queued to / written from `tls_out`.
     tls_queued: u64,
     tls_written: u64,
@@ -490,6 +511,7 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
     buf: &mut [u8],
     out: &[u8],
     read_first: bool,
+    can_read: bool,
 ) -> std::task::Poll<TlsIo> {
     use std::pin::Pin;
     use std::task::Poll;
@@ -507,9 +529,33 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
             return Poll::Ready(w);
         }
     }
+    if !can_read {
+        return match write(tls, cx) {
+            Some(w) => Poll::Ready(w),
+            None => Poll::Pending,
+        };
+    }
     let mut rb = tokio::io::ReadBuf::new(buf);
     match Pin::new(&mut *tls).poll_read(cx, &mut rb) {
-        Poll::Ready(Ok(())) => return Poll::Ready(TlsIo::Read(Ok(rb.filled().len()))),
+        Poll::Ready(Ok(())) => {
+            // One TLS record per read: take the records already here too (one wake-up,
+            // one pass of the loop). EOF or an error shows again on the next read.
+            let mut last = rb.filled().len();
+            while last > 0 && rb.remaining() >= TLS_READ_MORE_ROOM {
+                if !matches!(
+                    Pin::new(&mut *tls).poll_read(cx, &mut rb),
+                    Poll::Ready(Ok(()))
+                ) {
+                    break;
+                }
+                let now = rb.filled().len();
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
+            return Poll::Ready(TlsIo::Read(Ok(rb.filled().len())));
+        }
         Poll::Ready(Err(e)) => return Poll::Ready(TlsIo::Read(Err(e))),
         Poll::Pending => {}
     }
@@ -524,6 +570,13 @@ fn poll_tls<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
 async fn child_wait(c: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
     match c {
         Some(c) => c.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn pty_write(p: &Option<Pty>, data: &[u8]) -> std::io::Result<usize> {
+    match p {
+        Some(p) => p.write_some(data).await,
         None => std::future::pending().await,
     }
 }
@@ -567,8 +620,9 @@ where
 {
     /// The loop. Returns why the SSTP call ended.
     async fn pump(&mut self, signals: &mut Signals, link: &mut PluginLink) -> CloseReason {
-        let mut tls_buf = vec![0u8; 32768];
-        let mut pty_buf = vec![0u8; 32768];
+        // Large reads: one pty read takes many frames (the pty holds up to 64 KiB).
+        let mut tls_buf = vec![0u8; 65536];
+        let mut pty_buf = vec![0u8; 65536];
         let mut read_first = false;
         loop {
             read_first = !read_first;
@@ -578,15 +632,46 @@ where
             }
             let deadline = self.client.poll_timeout().map(Instant::from_std);
             // 2. Wait for one source.
-            let take_from_pppd = self.tls_out.len() < TLS_OUT_HIGH_WATER;
+            let take_from_pppd = self.tls_out.len() - self.tls_off < TLS_OUT_HIGH_WATER;
+            // pppd not keeping up: stop reading the server (its TCP window closes) instead
+            // of growing our memory.
+            let take_from_server = self.pty_out.len() - self.pty_off < PTY_OUT_HIGH_WATER;
+            let pty_pending = self.pppd_ready && self.pty_off < self.pty_out.len();
             let tls = &mut self.tls;
-            let out = &self.tls_out;
+            // At most one TLS record (16 KiB) per write: several SSTP packets share it.
+            let end = self.tls_out.len().min(self.tls_off + TLS_WRITE_MAX);
+            let out = &self.tls_out[self.tls_off..end];
             tokio::select! {
-                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first)) => {
+                w = pty_write(&self.pty, &self.pty_out[self.pty_off..]), if pty_pending => match w {
+                    Ok(n) => {
+                        self.pty_off += n;
+                        if self.pty_off == self.pty_out.len() {
+                            self.pty_out.clear();
+                            self.pty_off = 0;
+                        } else if self.pty_off >= TLS_COMPACT_AT {
+                            // More keeps arriving behind: drop the written part now and then.
+                            self.pty_out.drain(..self.pty_off);
+                            self.pty_off = 0;
+                        }
+                    }
+                    Err(e) => {
+                        debug!("pty write: {e}");
+                        self.pty_out.clear();
+                        self.pty_off = 0;
+                    }
+                },
+                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first && take_from_server, take_from_server)) => {
                     let now = std::time::Instant::now();
                     match io {
                         TlsIo::Wrote(Ok(n)) => {
-                            self.tls_out.drain(..n);
+                            self.tls_off += n;
+                            if self.tls_off == self.tls_out.len() {
+                                self.tls_out.clear();
+                                self.tls_off = 0;
+                            } else if self.tls_off >= TLS_COMPACT_AT {
+                                self.tls_out.drain(..self.tls_off);
+                                self.tls_off = 0;
+                            }
                             self.tls_written += n as u64;
                             if self.ack_at.is_some_and(|a| self.tls_written >= a) {
                                 self.ack_at = None;
@@ -596,6 +681,7 @@ where
                         TlsIo::Wrote(Err(e)) => {
                             warn!("TLS write: {e}");
                             self.tls_out.clear();
+                            self.tls_off = 0;
                             self.client.handle_tls_closed(now);
                         }
                         TlsIo::Read(Ok(0)) => self.client.handle_tls_closed(now),
@@ -608,20 +694,20 @@ where
                 }
                 r = pty_read(&self.pty, &mut pty_buf), if take_from_pppd => match r {
                     Ok(n) if n > 0 => {
-                        self.deframer.push(&pty_buf[..n]);
+                        // Every frame in the chunk is appended to the client's transmit
+                        // buffer, so the next TLS write carries all of them at once.
                         let now = std::time::Instant::now();
-                        while let Some(f) = self.deframer.next_frame() {
-                            match f {
-                                Ok(frame) => {
-                                    if !self.pppd_ready {
-                                        debug!("pppd is ready (first frame)");
-                                        self.pppd_ready = true;
-                                    }
-                                    self.client.handle_ppp_frame(&frame, now);
+                        let (client, ready) = (&mut self.client, &mut self.pppd_ready);
+                        self.deframer.push_frames(&pty_buf[..n], |f| match f {
+                            Ok(frame) => {
+                                if !*ready {
+                                    debug!("pppd is ready (first frame)");
+                                    *ready = true;
                                 }
-                                Err(e) => debug!("from pppd: {e}"),
+                                client.handle_ppp_frame(frame, now);
                             }
-                        }
+                            Err(e) => debug!("from pppd: {e}"),
+                        });
                     }
                     Ok(_) | Err(_) => {
                         debug!("pty closed");
@@ -719,13 +805,10 @@ where
         }
         let out = &mut self.pty_out;
         self.client.poll_ppp(|f| hdlc::encode(f, out));
-        if self.pppd_ready && !self.pty_out.is_empty() {
-            if let Some(p) = &self.pty {
-                if let Err(e) = p.write_all(&self.pty_out).await {
-                    debug!("pty write: {e}");
-                }
-            }
+        if self.pty.is_none() {
+            // pppd is gone: nobody will take these.
             self.pty_out.clear();
+            self.pty_off = 0;
         }
         while let Some(ev) = self.client.poll_event() {
             match ev {
@@ -898,7 +981,8 @@ where
         // What is still queued (a last Call Abort or Disconnect Ack) goes out if the server
         // takes it within the second the close gets.
         let tls = &mut self.tls;
-        let out = std::mem::take(&mut self.tls_out);
+        let mut out = std::mem::take(&mut self.tls_out);
+        out.drain(..std::mem::take(&mut self.tls_off));
         let _ = timeout(Duration::from_secs(1), async move {
             if tls.write_all(&out).await.is_ok() {
                 let _ = tls.shutdown().await;

@@ -34,7 +34,26 @@ const fn fcs_table() -> [u16; 256] {
     t
 }
 
-static FCS_TABLE: [u16; 256] = fcs_table();
+/// Slicing-by-8 tables: `T[0]` is the byte-at-a-time table, `T[k][i]` is the FCS of byte `i`
+/// followed by `k` zero bytes, so eight bytes fold into the FCS with eight lookups and no
+/// dependency between them.
+const fn fcs_tables() -> [[u16; 256]; 8] {
+    let mut t = [[0u16; 256]; 8];
+    t[0] = fcs_table();
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let p = t[k - 1][i];
+            t[k][i] = (p >> 8) ^ t[0][(p & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+static FCS_TABLES: [[u16; 256]; 8] = fcs_tables();
 
 const fn escape_table() -> [bool; 256] {
     let mut t = [false; 256];
@@ -50,25 +69,107 @@ const fn escape_table() -> [bool; 256] {
 
 static NEEDS_ESCAPE: [bool; 256] = escape_table();
 
-/// FCS-16 over `data`, starting from `fcs` (0xFFFF for a new frame).
-pub fn fcs16(mut fcs: u16, data: &[u8]) -> u16 {
-    for &b in data {
-        fcs = (fcs >> 8) ^ FCS_TABLE[((fcs ^ b as u16) & 0xff) as usize];
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Some byte of `x` is zero (exact: no false positives for the "any" question).
+#[inline(always)]
+fn has_zero_byte(x: u64) -> bool {
+    (x.wrapping_sub(ONES) & !x & HIGHS) != 0
+}
+
+/// Some byte of `x` is below 0x20, or is 0x7D or 0x7E: the word needs escaping.
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    // High bit clear and (b & 0x7f) < 0x20  <=>  b < 0x20.
+    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+    below != 0
+        || has_zero_byte(x ^ (ONES * FLAG as u64))
+        || has_zero_byte(x ^ (ONES * ESCAPE as u64))
+}
+
+/// Some byte of `x` is 0x7D or 0x7E.
+#[inline(always)]
+fn word_has_special(x: u64) -> bool {
+    has_zero_byte(x ^ (ONES * FLAG as u64)) || has_zero_byte(x ^ (ONES * ESCAPE as u64))
+}
+
+#[inline(always)]
+fn word_at(data: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&data[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Index of the first 0x7E or 0x7D in `data`, eight bytes at a time.
+fn find_special(data: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= data.len() && !word_has_special(word_at(data, i)) {
+        i += 8;
     }
-    fcs
+    data[i..]
+        .iter()
+        .position(|&b| b == FLAG || b == ESCAPE)
+        .map(|p| i + p)
+}
+
+/// FCS-16 over `data`, starting from `fcs` (0xFFFF for a new frame).
+pub fn fcs16(fcs: u16, data: &[u8]) -> u16 {
+    let t = &FCS_TABLES;
+    let mut crc = fcs;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ u64::from(crc);
+        crc = t[7][(x & 0xff) as usize]
+            ^ t[6][((x >> 8) & 0xff) as usize]
+            ^ t[5][((x >> 16) & 0xff) as usize]
+            ^ t[4][((x >> 24) & 0xff) as usize]
+            ^ t[3][((x >> 32) & 0xff) as usize]
+            ^ t[2][((x >> 40) & 0xff) as usize]
+            ^ t[1][((x >> 48) & 0xff) as usize]
+            ^ t[0][(x >> 56) as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = (crc >> 8) ^ t[0][((crc ^ u16::from(b)) & 0xff) as usize];
+    }
+    crc
 }
 
 fn push_escaped(out: &mut Vec<u8>, data: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in data.iter().enumerate() {
-        if NEEDS_ESCAPE[b as usize] {
-            out.extend_from_slice(&data[start..i]);
-            out.push(ESCAPE);
-            out.push(b ^ 0x20);
-            start = i + 1;
+    // Room for the worst case (every byte escaped), trimmed at the end: the loop then writes
+    // by index with no capacity checks. Clean words are copied whole; a word with a special
+    // byte is escaped without branches (write 7D, then the byte over it or after it).
+    let start = out.len();
+    out.resize(start + 2 * data.len(), 0);
+    let dst = &mut out[start..];
+    let mut j = 0;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        if !word_needs_escape(u64::from_le_bytes(a)) {
+            dst[j..j + 8].copy_from_slice(w);
+            j += 8;
+        } else {
+            j = escape_bytes(dst, j, w);
         }
     }
-    out.extend_from_slice(&data[start..]);
+    j = escape_bytes(dst, j, words.remainder());
+    out.truncate(start + j);
+}
+
+/// Escape `src` into `dst` from `j` on, branch-free per byte; returns the new end.
+#[inline(always)]
+fn escape_bytes(dst: &mut [u8], mut j: usize, src: &[u8]) -> usize {
+    for &b in src {
+        let e = usize::from(NEEDS_ESCAPE[b as usize]);
+        dst[j] = ESCAPE;
+        dst[j + e] = b ^ (0x20 * e as u8);
+        j += 1 + e;
+    }
+    j
 }
 
 /// Append `7E frame FCS 7E`, escaped, to `out`.
@@ -102,17 +203,18 @@ impl std::fmt::Display for HdlcError {
     }
 }
 
-/// Incremental deframer: feed bytes with [`Deframer::push`], take frames with
+/// Incremental deframer: feed bytes with [`Deframer::push_frames`] (frames handed to a
+/// callback, no allocation per frame), or with [`Deframer::push`] and take owned frames with
 /// [`Deframer::next_frame`].
 #[derive(Debug, Default)]
 pub struct Deframer {
-    /// Unescaped bytes of the frame being assembled.
+    /// Unescaped bytes of the frame being assembled (its capacity is kept between frames).
     cur: Vec<u8>,
     /// Last byte was an escape.
     escaped: bool,
     /// The current frame overflowed and is being skipped up to the next flag.
     overflow: bool,
-    /// Completed frames (with FCS) and errors, in order.
+    /// Completed frames (with FCS removed) and errors, for [`Deframer::next_frame`].
     done: std::collections::VecDeque<Result<Vec<u8>, HdlcError>>,
 }
 
@@ -122,8 +224,16 @@ impl Deframer {
         Self::default()
     }
 
-    /// Feed raw bytes read from the pty.
-    pub fn push(&mut self, mut data: &[u8]) {
+    /// Feed raw bytes read from the pty; queue the frames for [`Deframer::next_frame`].
+    pub fn push(&mut self, data: &[u8]) {
+        let mut done = std::mem::take(&mut self.done);
+        self.push_frames(data, |f| done.push_back(f.map(<[u8]>::to_vec)));
+        self.done = done;
+    }
+
+    /// Feed raw bytes read from the pty; call `f` with each complete frame (FCS removed), or
+    /// with the error of a dropped one, in order. The slice lives until `f` returns.
+    pub fn push_frames(&mut self, mut data: &[u8], mut f: impl FnMut(Result<&[u8], HdlcError>)) {
         while !data.is_empty() {
             if self.escaped {
                 self.escaped = false;
@@ -134,11 +244,11 @@ impl Deframer {
                     data = &data[1..];
                     continue;
                 }
-                self.put(data[0] ^ 0x20);
+                self.put_slice(&[data[0] ^ 0x20]);
                 data = &data[1..];
                 continue;
             }
-            match data.iter().position(|&b| b == FLAG || b == ESCAPE) {
+            match find_special(data) {
                 None => {
                     self.put_slice(data);
                     return;
@@ -148,16 +258,12 @@ impl Deframer {
                     if data[i] == ESCAPE {
                         self.escaped = true;
                     } else {
-                        self.finish();
+                        self.finish(&mut f);
                     }
                     data = &data[i + 1..];
                 }
             }
         }
-    }
-
-    fn put(&mut self, b: u8) {
-        self.put_slice(&[b]);
     }
 
     fn put_slice(&mut self, s: &[u8]) {
@@ -172,25 +278,24 @@ impl Deframer {
         self.cur.extend_from_slice(s);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, f: &mut impl FnMut(Result<&[u8], HdlcError>)) {
         if self.overflow {
             self.overflow = false;
-            self.done.push_back(Err(HdlcError::TooLong));
+            f(Err(HdlcError::TooLong));
             return;
         }
         if self.cur.is_empty() {
             return; // back-to-back flags
         }
-        let frame = std::mem::take(&mut self.cur);
-        if frame.len() < 3 {
-            self.done.push_back(Err(HdlcError::TooShort));
-        } else if fcs16(0xffff, &frame) != GOOD_FCS {
-            self.done.push_back(Err(HdlcError::BadFcs));
+        let n = self.cur.len();
+        if n < 3 {
+            f(Err(HdlcError::TooShort));
+        } else if fcs16(0xffff, &self.cur) != GOOD_FCS {
+            f(Err(HdlcError::BadFcs));
         } else {
-            let mut frame = frame;
-            frame.truncate(frame.len() - 2);
-            self.done.push_back(Ok(frame));
+            f(Ok(&self.cur[..n - 2]));
         }
+        self.cur.clear();
     }
 
     /// The next complete frame (FCS removed), or an error for a dropped frame.
@@ -296,5 +401,97 @@ mod tests {
         d.push(&ok[1..]);
         assert_eq!(d.next_frame(), Some(Ok(vec![9, 9, 9])));
         assert_eq!(d.next_frame(), None);
+    }
+
+    /// The plain byte-at-a-time FCS the fast one must equal.
+    fn fcs_reference(mut fcs: u16, data: &[u8]) -> u16 {
+        for &b in data {
+            fcs ^= u16::from(b);
+            for _ in 0..8 {
+                fcs = if fcs & 1 != 0 {
+                    (fcs >> 1) ^ 0x8408
+                } else {
+                    fcs >> 1
+                };
+            }
+        }
+        fcs
+    }
+
+    /// The plain encoder the fast one must equal.
+    fn encode_reference(frame: &[u8]) -> Vec<u8> {
+        let mut out = vec![FLAG];
+        let fcs = !fcs_reference(0xffff, frame);
+        for &b in frame.iter().chain(fcs.to_le_bytes().iter()) {
+            if b < 0x20 || b == FLAG || b == ESCAPE {
+                out.extend([ESCAPE, b ^ 0x20]);
+            } else {
+                out.push(b);
+            }
+        }
+        out.push(FLAG);
+        out
+    }
+
+    /// xorshift64*: reproducible pseudo-random inputs without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        /// Bytes biased towards the special values so every word path is taken.
+        fn frame(&mut self, max: usize) -> Vec<u8> {
+            let n = 1 + (self.next() as usize % max);
+            let mode = self.next() % 4;
+            (0..n)
+                .map(|_| {
+                    let r = self.next();
+                    match mode {
+                        0 => r as u8,
+                        1 => [0x7e, 0x7d, 0x00, 0x1f, 0x20, 0x7c, 0x7f, 0xff][(r % 8) as usize],
+                        2 if r.trailing_zeros() >= 6 => 0x7d,
+                        _ => 0x41 + (r % 26) as u8,
+                    }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn property_fast_fcs_and_encoder_equal_the_reference() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let f = rng.frame(3000);
+            let start = rng.next() as u16;
+            assert_eq!(fcs16(start, &f), fcs_reference(start, &f));
+            let mut out = Vec::new();
+            encode(&f, &mut out);
+            assert_eq!(out, encode_reference(&f), "frame {f:02x?}");
+        }
+    }
+
+    #[test]
+    fn property_decoder_returns_each_frame_for_any_chunking() {
+        let mut rng = Rng(42);
+        for _ in 0..300 {
+            let frames: Vec<Vec<u8>> = (0..1 + rng.next() % 6).map(|_| rng.frame(2000)).collect();
+            let mut wire = Vec::new();
+            for f in &frames {
+                wire.extend(encode_reference(f));
+            }
+            let mut d = Deframer::new();
+            let mut got = Vec::new();
+            let mut rest = &wire[..];
+            while !rest.is_empty() {
+                let n = 1 + (rng.next() as usize % 700).min(rest.len() - 1);
+                d.push_frames(&rest[..n], |r| got.push(r.map(<[u8]>::to_vec)));
+                rest = &rest[n..];
+            }
+            let want: Vec<_> = frames.into_iter().map(Ok).collect();
+            assert_eq!(got, want);
+        }
     }
 }

@@ -15,8 +15,11 @@
 //! }
 //! ```
 
+pub mod bench;
 pub mod certs;
 pub mod server;
 pub mod standin;
 
-pub use server::{verify_call_connected, ClientMessage, Mode, ServerHandle, TestServer};
+pub use server::{
+    verify_call_connected, BenchStats, ClientMessage, Mode, ServerHandle, TestServer,
+};

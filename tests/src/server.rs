@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -81,6 +82,14 @@ pub enum Mode {
     /// Send the Call Connect Ack one byte every this many milliseconds (reading meanwhile),
     /// then continue as `Normal`.
     SlowlorisAck(u32),
+    /// Benchmark: as `Normal` until Call Connected, then count and check the client's PPP
+    /// data frames (each must be [`crate::bench::frame`] of this length) and drop them.
+    BenchSink(u32),
+    /// Benchmark: as `Normal` until Call Connected, then send [`crate::bench::frame`]s of this
+    /// length as fast as the client takes them.
+    BenchSource(u32),
+    /// Benchmark: as `BenchSink`, and send every good frame back.
+    BenchEcho(u32),
 }
 
 impl Mode {
@@ -115,6 +124,9 @@ impl Mode {
             Mode::DisconnectAfterConnected,
             Mode::StopReading,
             Mode::SlowlorisAck(1000),
+            Mode::BenchSink(1400),
+            Mode::BenchSource(1400),
+            Mode::BenchEcho(1400),
         ]
     }
 }
@@ -150,6 +162,9 @@ impl fmt::Display for Mode {
             Mode::DisconnectAfterConnected => f.write_str("disconnect-after-connected"),
             Mode::StopReading => f.write_str("stop-reading"),
             Mode::SlowlorisAck(ms) => write!(f, "slowloris-ack={ms}"),
+            Mode::BenchSink(n) => write!(f, "bench-sink={n}"),
+            Mode::BenchSource(n) => write!(f, "bench-source={n}"),
+            Mode::BenchEcho(n) => write!(f, "bench-echo={n}"),
         }
     }
 }
@@ -199,6 +214,9 @@ impl FromStr for Mode {
             "disconnect-after-connected" => Mode::DisconnectAfterConnected,
             "stop-reading" => Mode::StopReading,
             "slowloris-ack" => Mode::SlowlorisAck(num("MS")?),
+            "bench-sink" => Mode::BenchSink(num("LEN")?),
+            "bench-source" => Mode::BenchSource(num("LEN")?),
+            "bench-echo" => Mode::BenchEcho(num("LEN")?),
             _ => return Err(format!("unknown mode {s:?}")),
         };
         Ok(m)
@@ -233,12 +251,41 @@ struct Record {
     active: usize,
     data_frames: u64,
     data_bytes: u64,
+    /// When the first Call Connected arrived.
+    call_connected_at: Option<Instant>,
 }
 
 #[derive(Default)]
 struct Shared {
     rec: Mutex<Record>,
     changed: Condvar,
+    /// Bench-mode counters: atomics, not the record's lock, so counting costs no more than
+    /// it must at hundreds of thousands of frames a second.
+    bench: BenchCounters,
+}
+
+#[derive(Default)]
+struct BenchCounters {
+    rx_frames: AtomicU64,
+    rx_bytes: AtomicU64,
+    bad_frames: AtomicU64,
+    tx_frames: AtomicU64,
+    tx_bytes: AtomicU64,
+}
+
+/// What a bench-mode server counted (frame bytes are PPP frame lengths).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BenchStats {
+    /// Good data frames received.
+    pub rx_frames: u64,
+    /// Their bytes.
+    pub rx_bytes: u64,
+    /// Data frames received that were not the expected frame.
+    pub bad_frames: u64,
+    /// Data frames sent.
+    pub tx_frames: u64,
+    /// Their bytes.
+    pub tx_bytes: u64,
 }
 
 impl Shared {
@@ -362,6 +409,23 @@ impl ServerHandle {
     /// PPP data frames and payload bytes received from the client.
     pub fn data_received(&self) -> (u64, u64) {
         self.rec(|r| (r.data_frames, r.data_bytes))
+    }
+
+    /// Bench-mode counters (all zero in other modes).
+    pub fn bench_stats(&self) -> BenchStats {
+        let b = &self.shared.bench;
+        BenchStats {
+            rx_frames: b.rx_frames.load(Ordering::Relaxed),
+            rx_bytes: b.rx_bytes.load(Ordering::Relaxed),
+            bad_frames: b.bad_frames.load(Ordering::Relaxed),
+            tx_frames: b.tx_frames.load(Ordering::Relaxed),
+            tx_bytes: b.tx_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// When the first Call Connected arrived.
+    pub fn call_connected_at(&self) -> Option<Instant> {
+        self.rec(|r| r.call_connected_at)
     }
 
     /// The nonce sent in the last Call Connect Ack.
@@ -591,6 +655,7 @@ async fn serve(
         naks: 0,
         acked: false,
         we_aborted: false,
+        bench_now: false,
     };
     conn.run().await
 }
@@ -603,6 +668,8 @@ struct Conn<S> {
     naks: u32,
     acked: bool,
     we_aborted: bool,
+    /// Call Connected arrived in a bench mode: the data phase starts.
+    bench_now: bool,
 }
 
 enum Flow {
@@ -710,6 +777,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     return Ok(());
                 }
             }
+            if self.bench_now {
+                return self.bench().await;
+            }
         }
     }
 
@@ -766,7 +836,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         match msg.msg_type {
             MessageType::CallConnectRequest => self.on_connect_request().await,
             MessageType::CallConnected => {
+                let now = Instant::now();
+                self.shared
+                    .update(|r| _ = r.call_connected_at.get_or_insert(now));
                 match self.mode {
+                    Mode::BenchSink(_) | Mode::BenchSource(_) | Mode::BenchEcho(_) => {
+                        self.bench_now = true;
+                    }
                     Mode::DisconnectAfterConnected => {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         self.send(
@@ -813,6 +889,106 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Ok(Flow::Stop)
             }
             _ => Ok(Flow::Continue),
+        }
+    }
+
+    /// The data phase of the bench modes, until the client goes away.
+    async fn bench(&mut self) -> Result<(), String> {
+        let (len, source, echo) = match self.mode {
+            Mode::BenchSink(n) => (n, false, false),
+            Mode::BenchSource(n) => (n, true, false),
+            Mode::BenchEcho(n) => (n, false, true),
+            _ => return Ok(()),
+        };
+        let want = crate::bench::frame(len as usize);
+        let c = &self.shared.bench;
+        if source {
+            // One TLS record's worth of SSTP data packets, written over and over.
+            let mut batch = Vec::new();
+            let mut n = 0u64;
+            while batch.len() + want.len() + wire::HEADER_LEN <= 16 * 1024 || n == 0 {
+                wire::encode_data(&want, &mut batch);
+                n += 1;
+            }
+            while self.tls.write_all(&batch).await.is_ok() {
+                c.tx_frames.fetch_add(n, Ordering::Relaxed);
+                c.tx_bytes
+                    .fetch_add(n * want.len() as u64, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        let mut buf = vec![0u8; 65536];
+        let mut out = Vec::new();
+        let mut off = 0;
+        loop {
+            // Whole packets at the front of `rx`, by offset (no copy per packet).
+            let (mut frames, mut bytes, mut bad) = (0u64, 0u64, 0u64);
+            loop {
+                let len = match wire::packet_len(&self.rx[off..]) {
+                    Ok(Some(l)) if off + l <= self.rx.len() => l,
+                    Ok(_) => break,
+                    Err(e) => return Err(format!("client framing: {e}")),
+                };
+                let pkt = &self.rx[off..off + len];
+                off += len;
+                match Packet::parse(pkt) {
+                    Ok(Packet::Data(f)) if crate::bench::frame_ok(f, &want) => {
+                        frames += 1;
+                        bytes += f.len() as u64;
+                        if echo {
+                            wire::encode_data(f, &mut out);
+                        }
+                    }
+                    // PPP control frames (LCP and the like, protocol >= 0x8000) are not
+                    // bench data: pppd's own may still be in flight.
+                    Ok(Packet::Data(f)) if crate::bench::is_ppp_control(f) => {}
+                    Ok(Packet::Data(f)) => {
+                        bad += 1;
+                        let d = format!(
+                            "bench: unexpected data frame of {} bytes: {:02x?}",
+                            f.len(),
+                            &f[..f.len().min(8)]
+                        );
+                        self.shared.update(|r| {
+                            if r.errors.len() < 10 {
+                                r.errors.push(d)
+                            }
+                        });
+                    }
+                    Ok(Packet::Control(m)) => match m.msg_type {
+                        MessageType::EchoRequest => out.extend_from_slice(
+                            &ControlMessage::bare(MessageType::EchoResponse).encode(),
+                        ),
+                        MessageType::CallDisconnect => {
+                            let ack = ControlMessage::bare(MessageType::CallDisconnectAck);
+                            let _ = self.tls.write_all(&ack.encode()).await;
+                            return Ok(());
+                        }
+                        MessageType::CallAbort => return Ok(()),
+                        _ => {}
+                    },
+                    Err(_) => bad += 1,
+                }
+            }
+            c.rx_frames.fetch_add(frames, Ordering::Relaxed);
+            c.rx_bytes.fetch_add(bytes, Ordering::Relaxed);
+            c.bad_frames.fetch_add(bad, Ordering::Relaxed);
+            if echo && frames > 0 {
+                c.tx_frames.fetch_add(frames, Ordering::Relaxed);
+                c.tx_bytes.fetch_add(bytes, Ordering::Relaxed);
+            }
+            if !out.is_empty() {
+                if self.tls.write_all(&out).await.is_err() {
+                    return Ok(());
+                }
+                out.clear();
+            }
+            self.rx.drain(..off);
+            off = 0;
+            match self.tls.read(&mut buf).await {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(n) => self.rx.extend_from_slice(&buf[..n]),
+            }
         }
     }
 

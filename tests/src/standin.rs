@@ -60,6 +60,9 @@ pub enum Mode {
     },
     /// Full start-up, then count the frames the helper writes (like `Idle`, named for intent).
     Sink,
+    /// Full start-up, then leave the pty alone (no reading either): the benchmark's pump
+    /// opens the pty itself and does the data phase.
+    Bench,
 }
 
 /// Default PPP frame length for [`Mode::Flood`].
@@ -82,13 +85,14 @@ impl fmt::Display for Mode {
                 Ok(())
             }
             Mode::Sink => f.write_str("sink"),
+            Mode::Bench => f.write_str("bench"),
         }
     }
 }
 
 impl FromStr for Mode {
     type Err = String;
-    /// `idle`, `hold-auth`, `exit=CODE@MS`, `flood[=BYTES][/FRAMELEN]`, `sink`.
+    /// `idle`, `hold-auth`, `exit=CODE@MS`, `flood[=BYTES][/FRAMELEN]`, `sink`, `bench`.
     fn from_str(s: &str) -> Result<Mode, String> {
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n, Some(a)),
@@ -102,6 +106,7 @@ impl FromStr for Mode {
             "idle" => Mode::Idle,
             "hold-auth" => Mode::HoldAuth,
             "sink" => Mode::Sink,
+            "bench" => Mode::Bench,
             "exit" => {
                 let (c, ms) = arg
                     .and_then(|a| a.split_once('@'))
@@ -214,6 +219,7 @@ mod tests {
             Mode::Idle,
             Mode::HoldAuth,
             Mode::Sink,
+            Mode::Bench,
             Mode::Exit {
                 code: 3,
                 after_ms: 250,

@@ -962,6 +962,46 @@ scen_repeat() {
     else fail_or_xfail "sstpd received $nd Call Disconnect messages for $ok clean cycles"; fi
 }
 
+# connect-time: CONNECT_N connects of our client, then CONNECT_N of sstpc, against the same
+# sstpd in the same boot; each from process start to an IPv4 address on ppp (wait_ip_up),
+# then SIGTERM. Prints count, median, min and max per client. Ours must make N of N.
+scen_connect_time() {
+    local n=${CONNECT_N:-20} c i ok stats
+    local -A OKS=() STATS=()
+    net_setup "$DELAY_MS"
+    sstpd_start mschap
+    for c in ours sstpc; do
+        CLIENT=$c ok=0
+        : > "/tmp/up-times-$c"
+        for i in $(seq "$n"); do
+            : > "$OUT/pppd-client.log"
+            client_start "$OUT/client.$c.$i.log" $OPTS_MSCHAP $OPTS_EXTRA
+            if wait_ip_up 20 10.77.0.; then
+                ok=$((ok + 1)); echo "$UP_S" >> "/tmp/up-times-$c"
+                log "$c connect $i: up in $UP_S s"
+                rm -f "$OUT/client.$c.$i.log"
+            else
+                log "$c connect $i: no IP within 20 s (see client.$c.$i.log)"
+            fi
+            stop_client
+            kill_cli_leftovers
+            sleep 0.5
+        done
+        stats=$(sort -n "/tmp/up-times-$c" | awk '{a[NR]=$1} END{if(NR) printf "%.2f %.2f %.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR]; else print "- - -"}')
+        OKS[$c]=$ok STATS[$c]=$stats
+        set -- $stats
+        info "connect-time $c: $ok of $n connects up; process start to IP up: median $1 s, min $2 s, max $3 s"
+        echo "$c $ok $n $stats" >> "$OUT/connect-time.txt"
+    done
+    CLIENT=ours
+    [ "${OKS[ours]}" = "$n" ] && pass "connect-time: ours $n of $n connects" || fail "connect-time: ours ${OKS[ours]} of $n connects"
+    set -- ${STATS[ours]}; local mo=$1
+    set -- ${STATS[sstpc]}; local ms=$1
+    if [ "$mo" != - ] && [ "$ms" != - ]; then
+        info "connect-time: median ours / sstpc = $(awk -v a="$mo" -v b="$ms" 'BEGIN{printf "%.2f", a/b}') (target <= 0.80)"
+    fi
+}
+
 scen_softether() {
     net_setup "$DELAY_MS"
     capture_start
@@ -1011,6 +1051,7 @@ case "$SCEN" in
     pap)       scen_sstpd_full pap ;;
     fast)      scen_fast ;;
     repeat)    scen_repeat ;;
+    connect-time) scen_connect_time ;;
     softether) scen_softether ;;
     relay)     scen_relay ;;
     route)     scen_route ;;

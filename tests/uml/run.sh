@@ -4,7 +4,8 @@
 # our sstp-helper + pppd plugin as the client (or Debian's sstpc: CLIENT=sstpc).
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
-#   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo   (all = every one of them)
+#   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo
+#              connect-time (ours and sstpc, CONNECT_N connects each)   (all = every one of them)
 #              nm-up nm-secrets nm-fail nm-repeat nm-import   (NetworkManager, nm-guest.sh)
 #              trixie   (Debian 13 root, ppp 2.5.2, plugin built for 2.5.2: trixie.sh, own env knobs)
 # env:
@@ -12,6 +13,7 @@
 #   SSTP_HELPER=PATH    helper binary   (default $REPO/target/release/sstp-helper)
 #   SSTP_PLUGIN=PATH    pppd plugin     (default $REPO/target/release/libsstp_rs_pppd.so)
 #   REPEAT_N=20         cycles of "repeat";  FAST_N=3 connects of "fast"
+#   CONNECT_N=20        connects per client of "connect-time"
 #   DELAY_MS=20         netem delay on each end of the veth (fast always uses 0)
 #   RETRIES             connect attempts (default 1 for ours, 5 for the flaky sstpc)
 #   HELPER_LOGLEVEL     --log-level for the helper (default debug; info for demo)
@@ -24,7 +26,7 @@
 set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo"
+ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo connect-time"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat nm-import"   # NetworkManager end to end: nm-guest.sh
 OTHER_SCENS="trixie"   # own driver: trixie.sh (Debian 13 root, ppp 2.5.2)
 CACHE=$REPO/.cache
@@ -56,13 +58,15 @@ CLIENT=${CLIENT:-ours}
 case "$CLIENT" in ours|sstpc) ;; *) die "CLIENT must be ours or sstpc";; esac
 HELPER_SRC=${SSTP_HELPER:-$REPO/target/release/sstp-helper}
 PLUGIN_SRC=${SSTP_PLUGIN:-$REPO/target/release/libsstp_rs_pppd.so}
-if [ "$ONLY_OTHER" = 1 ]; then
-    :   # trixie.sh checks its own binaries
-elif [ "$CLIENT" = ours ]; then
-    [ -x "$HELPER_SRC" ] || die "no helper at $HELPER_SRC (cargo build --release, or SSTP_HELPER=...)"
-    [ -f "$PLUGIN_SRC" ] || die "no plugin at $PLUGIN_SRC (cargo build --release, or SSTP_PLUGIN=...)"
-else
-    command -v sstpc >/dev/null || die "sstpc not found: apt-get install sstp-client"
+# trixie.sh checks its own binaries
+if [ "$ONLY_OTHER" != 1 ]; then
+    if [ "$CLIENT" = ours ] || [[ " $* " == *" connect-time "* ]]; then
+        [ -x "$HELPER_SRC" ] || die "no helper at $HELPER_SRC (cargo build --release, or SSTP_HELPER=...)"
+        [ -f "$PLUGIN_SRC" ] || die "no plugin at $PLUGIN_SRC (cargo build --release, or SSTP_PLUGIN=...)"
+    fi
+    if [ "$CLIENT" = sstpc ] || [[ " $* " == *" connect-time "* ]]; then
+        command -v sstpc >/dev/null || die "sstpc not found: apt-get install sstp-client"
+    fi
 fi
 
 # ---------------------------------------------------------------- sstp-server venv (cached)
@@ -177,7 +181,7 @@ run_one() {
         mkdir -p "$out/relay" && make_certs "$out/relay" || die "relay certificate generation failed"
     fi
     local helper= plugin=
-    if [ "$CLIENT" = ours ]; then
+    if [ "$CLIENT" = ours ] || [ "$scen" = connect-time ]; then
         # pin the binaries under test (others may rebuild target/ while the guest runs)
         mkdir -p "$out/bin"
         cp "$HELPER_SRC" "$out/bin/sstp-helper" && cp "$PLUGIN_SRC" "$out/bin/libsstp_rs_pppd.so" || die "copying binaries"
@@ -190,11 +194,12 @@ run_one() {
     case "$scen" in
         mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|proxy|ipv6|reconnect|crash) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
+        connect-time) tmo=$((120 + ${CONNECT_N:-20} * 2 * 30)) ;;
         nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
     esac
     tmo=${TIMEOUT:-$tmo}
     {
-        for v in CLIENT REPEAT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N SSTPD_LOGLEVEL SSTPD_PAP_FIX SSTPD_REUSE_FIX; do
+        for v in CLIENT REPEAT_N CONNECT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N SSTPD_LOGLEVEL SSTPD_PAP_FIX SSTPD_REUSE_FIX; do
             [ -n "${!v+set}" ] && printf '%s=%q\n' "$v" "${!v}"
         done
         printf '%s=%q\n' SCEN "$scen" DELAY_MS "$delay" RETRIES "$retries" VENV "$VENV" \

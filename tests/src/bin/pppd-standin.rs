@@ -225,7 +225,9 @@ fn run() -> Result<(), String> {
     let mut enc = Vec::new();
     hdlc::encode(&first, &mut enc);
     write_frame(&mut tty, &enc, first.len()).map_err(|e| format!("tty write: {e}"))?;
-    reader_thread(tty.try_clone().map_err(|e| format!("dup tty: {e}"))?);
+    if mode != Mode::Bench {
+        reader_thread(tty.try_clone().map_err(|e| format!("dup tty: {e}"))?);
+    }
 
     let mut sock =
         UnixStream::connect(&socket).map_err(|e| format!("connect {}: {e}", socket.display()))?;
@@ -279,7 +281,7 @@ fn run() -> Result<(), String> {
     report("ip-up ifname=ppp0 local=10.77.0.2");
     stats_thread();
     match mode {
-        Mode::Idle | Mode::Sink | Mode::HoldAuth => idle(),
+        Mode::Idle | Mode::Sink | Mode::HoldAuth | Mode::Bench => idle(),
         Mode::Exit { code, after_ms } => {
             std::thread::sleep(Duration::from_millis(after_ms));
             exit(code, "mode-exit")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The data-plane benchmark: sstp-helper against Debian's sstpc on this host (root, for sstpc's
+# socket in /var/run/sstpc). Builds the release binaries, then runs sstp-bench, which prints
+# one table. Arguments go to sstp-bench (--runs N, --secs S, --clients ours,sstpc, --sizes ...).
+# See "Performance" in the README.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" != 0 ]; then
+    echo "bench: run as root (sstpc binds its plugin socket in /var/run/sstpc)" >&2
+    exit 2
+fi
+command -v sstpc >/dev/null || { echo "bench: sstpc not found: run tests/install-deps.sh" >&2; exit 2; }
+nice cargo build --release --locked -q -p sstp-helper -p sstp-tests --bins
+exec target/release/sstp-bench "$@"
