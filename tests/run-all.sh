@@ -29,7 +29,7 @@ if grep -qE 'FAILED|^error' target/unit-tests.log || ! grep -q '^test result' ta
     echo "unit tests failed"; exit 1
 fi
 step "soak: 200 connect/disconnect cycles, 100 MB each way (helper RSS and fds)"
-cargo test -p sstp-tests --test soak --locked -- --nocapture --test-threads=1 2>&1 | tee target/soak.log | grep -E '^soak|^test result|FAILED|panicked' || true
+cargo test -p sstp-tests --test soak --locked -- --nocapture --test-threads=1 2>&1 | tee target/soak.log | grep -E 'soak|^test result|FAILED|panicked' || true
 grep -q '^test result: ok. 2 passed' target/soak.log || { echo "soak failed"; exit 1; }
 step "rustdoc"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked -q
