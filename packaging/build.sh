@@ -141,8 +141,9 @@ find_editor_dir() {
     local d l ok
     for d in ${EDITOR_DIR:-} "$BIN" "$REPO/nm-plugin/editor/build"; do
         ok=1; for l in "$SHIM" "${EDITOR_LIBS[@]}"; do [ -f "$d/$l" ] || ok=0; done
-        [ $ok = 1 ] && { echo "$d"; return; }
+        [ $ok = 1 ] && { echo "$d"; return 0; }
     done
+    return 0   # none: empty output (a non-zero status would end this set -e script)
 }
 EDIR=$(find_editor_dir)
 if [ -z "$EDIR" ] && [ -z "${EDITOR_DIR:-}" ] && pkg-config --exists libnm gtk+-3.0 gtk4 libnma libnma-gtk4 2>/dev/null; then
