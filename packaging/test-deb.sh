@@ -69,7 +69,7 @@ fi
 # Debian 12 throwaway root: a cached minbase bookworm root with ppp (debootstrap, once), used
 # through an overlayfs so every run starts clean: install, pppd 2.4.9 loads the installed
 # plugin, purge, the file tree is the one from before.
-BROOT=/tmp/sstp-rs-bookworm; BSTAMP="suite=bookworm pkgs=ppp,libssl3 prep=1"
+BROOT=/tmp/sstp-rs-bookworm; BSTAMP="suite=bookworm pkgs=ppp,libssl3,libnm0 prep=1"
 if [ "$(cat "$BROOT/.sstp-rs-stamp" 2>/dev/null)" != "$BSTAMP" ]; then
     echo "test-deb: debootstrap --variant=minbase bookworm $BROOT (once)"
     m=$(apt-get indextargets --format '$(SITE) $(RELEASE)' | awk '$2=="bookworm" {print $1; exit}')
