@@ -33,13 +33,13 @@ const PPPD_STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Unsent TLS bytes above which the loop stops reading pppd: a server that stops reading
 /// holds pppd back (its pty fills) instead of growing our memory.
-const TLS_OUT_HIGH_WATER: usize = 256 * 1024;
+const TLS_OUT_HIGH_WATER: usize = 64 * 1024;
 
 /// The most plaintext handed to one TLS write: one full TLS record.
 const TLS_WRITE_MAX: usize = 16 * 1024;
 
 /// Unwritten bytes for pppd above which the loop stops reading the server.
-const PTY_OUT_HIGH_WATER: usize = 256 * 1024;
+const PTY_OUT_HIGH_WATER: usize = 64 * 1024;
 
 /// Room left in the TLS read buffer that is worth another read in the same wake-up (a full
 /// record).
