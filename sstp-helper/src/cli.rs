@@ -139,6 +139,17 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0, requires = "reconnect")]
     pub reconnect_attempts: u32,
 
+    /// The HTTP proxy and the TLS bounds, shared with `sstp-helper diagnose`.
+    #[command(flatten)]
+    pub proxy_tls: ProxyTlsArgs,
+}
+
+/// The proxy and TLS options of a connection, flattened into both [`Args`] and
+/// [`crate::diagnose::DiagArgs`] so the two commands cannot drift apart in name, value or
+/// parsing. The help texts here are the connection's; `diagnose` replaces them with its
+/// shorter ones (see its `mut_arg` list), so each `--help` reads as before.
+#[derive(Debug, clap::Args)]
+pub struct ProxyTlsArgs {
     /// Reach the server through this HTTP proxy (CONNECT): `http://[USER@]HOST[:PORT]`
     /// (port 8080 when absent). `none` ignores https_proxy from the environment.
     #[arg(long, value_name = "URL")]

@@ -4,10 +4,11 @@
 //! Ack, then a Call Disconnect. Human text by default, `--json` for tools. Exit 0 when every
 //! step passed, else the exit code of the first failure (the same table as a connection).
 
+use crate::cli::ProxyTlsArgs;
 use crate::error::{exit, Error};
 use crate::proxy::Proxy;
 use crate::run;
-use crate::tls::{self, TlsOptions, TlsVersion};
+use crate::tls::{self, TlsOptions};
 use clap::Parser;
 use serde_json::{json, Value};
 use sstp_proto::http;
@@ -26,7 +27,16 @@ use tokio::time::timeout;
     bin_name = "sstp-helper diagnose",
     version,
     after_help = "Exit status: 0 when every check passed, otherwise the code of the first \
-                  failure (see sstp-helper --help)."
+                  failure (see sstp-helper --help).",
+    // The shared options (`ProxyTlsArgs`) carry the connection's help; here they keep the
+    // shorter wording this command has always shown.
+    mut_arg("proxy", |a| a.help("HTTP proxy, as for a connection (`none` ignores https_proxy)")),
+    mut_arg("proxy_user", |a| a.help("Proxy user")),
+    mut_arg("proxy_password_file", |a| a.help("Proxy password from the first line of FILE")),
+    mut_arg("proxy_password_fd", |a| a.help("Proxy password from file descriptor N")),
+    mut_arg("tls_min", |a| a.help("Lowest TLS version: 1.2 or 1.3")),
+    mut_arg("tls_max", |a| a.help("Highest TLS version: 1.2 or 1.3")),
+    mut_arg("ciphers", |a| a.help("Cipher list, as for a connection"))
 )]
 pub struct DiagArgs {
     /// SSTP server: NAME, NAME:PORT, IPv4, or `[IPv6]:PORT` (default port 443).
@@ -50,27 +60,9 @@ pub struct DiagArgs {
     /// Do not send SNI.
     #[arg(long)]
     pub no_sni: bool,
-    /// HTTP proxy, as for a connection (`none` ignores https_proxy).
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<String>,
-    /// Proxy user.
-    #[arg(long, value_name = "NAME")]
-    pub proxy_user: Option<String>,
-    /// Proxy password from the first line of FILE.
-    #[arg(long, value_name = "FILE", conflicts_with = "proxy_password_fd")]
-    pub proxy_password_file: Option<PathBuf>,
-    /// Proxy password from file descriptor N.
-    #[arg(long, value_name = "N")]
-    pub proxy_password_fd: Option<i32>,
-    /// Lowest TLS version: 1.2 or 1.3.
-    #[arg(long, value_name = "VERSION", value_parser = crate::cli::parse_tls_version)]
-    pub tls_min: Option<TlsVersion>,
-    /// Highest TLS version: 1.2 or 1.3.
-    #[arg(long, value_name = "VERSION", value_parser = crate::cli::parse_tls_version)]
-    pub tls_max: Option<TlsVersion>,
-    /// Cipher list, as for a connection.
-    #[arg(long, value_name = "LIST")]
-    pub ciphers: Option<String>,
+    /// The proxy and TLS options, as for a connection.
+    #[command(flatten)]
+    pub proxy_tls: ProxyTlsArgs,
     /// Timeout of each step, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
@@ -153,11 +145,11 @@ async fn diagnose(a: &DiagArgs) -> Result<i32, Error> {
         insecure: a.insecure,
         sni: !a.no_sni,
         keylog: None,
-        min_version: a.tls_min,
-        max_version: a.tls_max,
-        ciphers: a.ciphers.clone(),
+        min_version: a.proxy_tls.tls_min,
+        max_version: a.proxy_tls.tls_max,
+        ciphers: a.proxy_tls.ciphers.clone(),
     };
-    let proxy = proxy_from(a, &host, port)?;
+    let proxy = run::proxy_from_args(&a.proxy_tls, &host, port)?;
     let wait = Duration::from_secs(a.timeout.max(1));
     let mut r = Report {
         json: a.json,
@@ -198,22 +190,6 @@ async fn diagnose(a: &DiagArgs) -> Result<i32, Error> {
         ));
     }
     Ok(code)
-}
-
-fn proxy_from(a: &DiagArgs, host: &str, port: u16) -> Result<Option<Proxy>, Error> {
-    let pw = match (&a.proxy_password_file, a.proxy_password_fd) {
-        (Some(f), _) => Some(crate::password::from_file_named(f, "proxy password file")?),
-        (None, Some(fd)) => Some(crate::password::from_fd_named(fd, "--proxy-password-fd")?),
-        (None, None) => None,
-    };
-    crate::proxy::choose(
-        a.proxy.as_deref(),
-        &|k| std::env::var(k).ok(),
-        host,
-        port,
-        a.proxy_user.clone(),
-        pw,
-    )
 }
 
 /// Resolve, then TCP to every address in turn (each reported); the first that connected is

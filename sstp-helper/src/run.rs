@@ -105,7 +105,18 @@ impl Settings {
                 )));
             }
         }
-        let proxy = proxy_from_args(args, &host, port)?;
+        let proxy = proxy_from_args(&args.proxy_tls, &host, port)?;
+        if let Some(px) = &proxy {
+            info!(
+                "using HTTP proxy {} (from {}){}",
+                px.authority(),
+                px.source,
+                px.creds
+                    .as_ref()
+                    .map(|c| format!(" as {}", c.user))
+                    .unwrap_or_default()
+            );
+        }
         let plugin = match &args.plugin {
             Some(p) if p.is_file() => p.clone(),
             Some(p) => {
@@ -136,9 +147,9 @@ impl Settings {
                 insecure: args.insecure,
                 sni: !args.no_sni,
                 keylog: std::env::var_os("SSLKEYLOGFILE").map(PathBuf::from),
-                min_version: args.tls_min,
-                max_version: args.tls_max,
-                ciphers: args.ciphers.clone(),
+                min_version: args.proxy_tls.tls_min,
+                max_version: args.proxy_tls.tls_max,
+                ciphers: args.proxy_tls.ciphers.clone(),
             },
             user,
             password,
@@ -186,33 +197,26 @@ impl Settings {
     }
 }
 
-/// The proxy from `--proxy*` and the environment; reads the proxy password.
-pub fn proxy_from_args(args: &Args, host: &str, port: u16) -> Result<Option<Proxy>, Error> {
+/// The proxy from `--proxy*` and the environment; reads the proxy password. Used by a
+/// connection (which logs the choice) and by `diagnose` (which reports it as a step).
+pub fn proxy_from_args(
+    args: &cli::ProxyTlsArgs,
+    host: &str,
+    port: u16,
+) -> Result<Option<Proxy>, Error> {
     let pw = match (&args.proxy_password_file, args.proxy_password_fd) {
         (Some(f), _) => Some(password::from_file_named(f, "proxy password file")?),
         (None, Some(fd)) => Some(password::from_fd_named(fd, "--proxy-password-fd")?),
         (None, None) => None,
     };
-    let px = proxy::choose(
+    proxy::choose(
         args.proxy.as_deref(),
         &|k| std::env::var(k).ok(),
         host,
         port,
         args.proxy_user.clone(),
         pw,
-    )?;
-    if let Some(px) = &px {
-        info!(
-            "using HTTP proxy {} (from {}){}",
-            px.authority(),
-            px.source,
-            px.creds
-                .as_ref()
-                .map(|c| format!(" as {}", c.user))
-                .unwrap_or_default()
-        );
-    }
-    Ok(px)
+    )
 }
 
 /// TCP to the server, directly or through the proxy's CONNECT tunnel.

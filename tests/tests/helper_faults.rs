@@ -903,17 +903,6 @@ fn slowloris_call_connect_ack_past_the_negotiation_timer() {
     h.assert_nothing_left();
 }
 
-/// VmRSS of a process in KiB.
-fn rss_kib(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -15,17 +15,6 @@ use sstp_tests::certs::{LeafKind, ServerCert};
 use sstp_tests::{Mode, TestServer};
 use std::time::{Duration, Instant};
 
-/// VmRSS of a process in KiB.
-fn rss_kib(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// Open file descriptors of a process.
 fn fds(pid: i32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())

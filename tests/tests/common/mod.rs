@@ -388,6 +388,17 @@ pub fn sigterm(pid: i32) {
     .expect("SIGTERM the helper");
 }
 
+/// VmRSS of a process in KiB (the soak and back-pressure tests sample the helper with it).
+pub fn rss_kib(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 pub fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
