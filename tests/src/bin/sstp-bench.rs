@@ -629,6 +629,41 @@ fn pty_ceiling(secs: f64) -> Result<f64, String> {
     Ok(mb)
 }
 
+/// The harness' own limit going down: the pump's checking reader (the same code that counts
+/// the clients' frames) on a raw pty fed pre-encoded 1400-byte frames, no client in between;
+/// MB/s of PPP bytes, as "down" counts them.
+fn pump_ceiling(secs: f64) -> Result<f64, String> {
+    let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+    let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
+    cfmakeraw(&mut t);
+    tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
+    let master = Arc::new(File::from(pty.master));
+    let slave = Arc::new(File::from(pty.slave));
+    set_nonblocking(&master)?;
+    set_nonblocking(&slave)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let c = Arc::new(PumpCounters::default());
+    let w = {
+        let (m, s, chunk) = (Arc::clone(&master), Arc::clone(&stop), encoded_chunk(1400));
+        std::thread::spawn(move || pump_writer(m, chunk, s))
+    };
+    let r = {
+        let (sl, s, c) = (Arc::clone(&slave), Arc::clone(&stop), Arc::clone(&c));
+        std::thread::spawn(move || pump_reader(sl, bench::frame(1400), s, c))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (b0, t0) = (c.good_bytes.load(Ordering::Relaxed), Instant::now());
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let (b1, t1) = (c.good_bytes.load(Ordering::Relaxed), Instant::now());
+    stop.store(true, Ordering::Relaxed);
+    let _ = w.join();
+    let _ = r.join();
+    if c.bad_frames.load(Ordering::Relaxed) > 0 {
+        return Err("the pump saw damaged frames on a raw pty".into());
+    }
+    Ok((b1 - b0) as f64 / (t1 - t0).as_secs_f64() / 1e6)
+}
+
 fn measure(c: &AtomicU64, secs: f64) -> f64 {
     std::thread::sleep(Duration::from_millis(300));
     let (b0, t0) = (c.load(Ordering::Relaxed), Instant::now());
@@ -735,12 +770,17 @@ fn main() {
     // The ceilings are sampled between the cells (half a window each), so that they see the
     // same load as the clients on a shared machine.
     let mut pty = Vec::new();
+    let mut pump = Vec::new();
     let mut tls = Vec::new();
     let mut cipher = String::new();
     let mut ceilings = |pty: &mut Vec<f64>, tls: &mut Vec<f64>| {
         match pty_ceiling(o.secs / 2.0) {
             Ok(v) => pty.push(v),
             Err(e) => eprintln!("sstp-bench: pty ceiling: {e}"),
+        }
+        match pump_ceiling(o.secs / 2.0) {
+            Ok(v) => pump.push(v),
+            Err(e) => eprintln!("sstp-bench: pump ceiling: {e}"),
         }
         match tls_ceiling(&cert, o.secs / 2.0) {
             Ok((v, c)) => {
@@ -752,13 +792,15 @@ fn main() {
     };
     let mut rows: Vec<Row> = Vec::new();
     let mut connect_failures = std::collections::BTreeMap::<String, usize>::new();
-    for client in &o.clients {
-        for &len in &o.sizes {
-            for up in [true, false] {
-                ceilings(&mut pty, &mut tls);
-                let mut samples = Vec::new();
-                let mut errs = Vec::new();
-                for n in 0..o.runs {
+    // The clients take turns run by run within a cell, so that a change of load on a shared
+    // machine (or a noisy neighbour of a VM) hits both alike and the ratios stay fair.
+    for &len in &o.sizes {
+        for up in [true, false] {
+            ceilings(&mut pty, &mut tls);
+            let mut cell_samples: Vec<(Vec<Sample>, Vec<String>)> =
+                o.clients.iter().map(|_| (Vec::new(), Vec::new())).collect();
+            for n in 0..o.runs {
+                for (ci, client) in o.clients.iter().enumerate() {
                     // A connect that fails (sstpc sometimes stalls after its HTTP request) is
                     // tried again, up to 3 times; the failures are counted in the table.
                     let mut r = one_run(&o, &cert, client, len, up, n);
@@ -773,17 +815,19 @@ fn main() {
                         }
                     }
                     match r {
-                        Ok(s) => samples.push(s),
+                        Ok(s) => cell_samples[ci].0.push(s),
                         Err(e) => {
                             eprintln!(
                                 "sstp-bench: {client} {} {len} B run {}: {e}",
                                 if up { "up" } else { "down" },
                                 n + 1
                             );
-                            errs.push(e);
+                            cell_samples[ci].1.push(e);
                         }
                     }
                 }
+            }
+            for (client, (samples, errs)) in o.clients.iter().zip(cell_samples) {
                 eprintln!(
                     "sstp-bench: {client} {} {len} B: {}",
                     if up { "up" } else { "down" },
@@ -905,18 +949,25 @@ fn main() {
         println!("{l}");
     }
     println!("{:<30}{}", "ceiling: raw pty copy, MB/s", cell(&pty, 1));
+    println!("{:<30}{}", "ceiling: pty into the pump", cell(&pump, 1));
     println!(
         "{:<30}{} ({cipher})",
         "ceiling: bulk TLS loopback",
         cell(&tls, 1)
     );
     if o.clients.iter().any(|c| c == "ours") {
-        let (p, t) = (med(&pty), med(&tls));
+        let (p, t, q) = (med(&pty), med(&tls), med(&pump));
         for up in [true, false] {
             let v: Vec<f64> = get("ours", first, up).iter().map(|s| s.mb_s).collect();
             if let (Some(m), Some(p), Some(t)) = (med(&v), p, t) {
+                let pump_share = match q {
+                    Some(q) if !up && first == 1400 => {
+                        format!(", {:.0}% of the pump ceiling", 100.0 * m / q)
+                    }
+                    _ => String::new(),
+                };
                 println!(
-                    "ours {} {first} B: {:.0}% of the raw pty ceiling, {:.0}% of the TLS ceiling",
+                    "ours {} {first} B: {:.0}% of the raw pty ceiling, {:.0}% of the TLS ceiling{pump_share}",
                     if up { "up" } else { "down" },
                     100.0 * m / p,
                     100.0 * m / t
