@@ -199,7 +199,7 @@ run_one() {
     esac
     tmo=${TIMEOUT:-$tmo}
     {
-        for v in CLIENT REPEAT_N CONNECT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N SSTPD_LOGLEVEL SSTPD_PAP_FIX SSTPD_REUSE_FIX; do
+        for v in CLIENT KEEP REPEAT_N CONNECT_N FAST_N XFER XFER_MB TB_DEBUG PPPD_EXTRA NM_REPEAT_N SSTPD_LOGLEVEL SSTPD_PAP_FIX SSTPD_REUSE_FIX; do
             [ -n "${!v+set}" ] && printf '%s=%q\n' "$v" "${!v}"
         done
         printf '%s=%q\n' SCEN "$scen" DELAY_MS "$delay" RETRIES "$retries" VENV "$VENV" \
