@@ -962,6 +962,22 @@ scen_repeat() {
     else fail_or_xfail "sstpd received $nd Call Disconnect messages for $ok clean cycles"; fi
 }
 
+# Up to 10 s until no pppd of sstpd's is left in netns srv: sstpc 1.0.18 sends no Call
+# Disconnect, and the server's pppd of that call lingers for seconds, slowing the next call's
+# server side in the guest; each connect of connect-time starts from an idle server.
+wait_server_calls_gone() {
+    local i p left
+    for i in $(seq 100); do
+        left=
+        for p in $(pgrep -x pppd); do
+            [ "$(ip netns identify "$p" 2>/dev/null)" = srv ] && left=1 && break
+        done
+        [ -z "$left" ] && return 0
+        sleep 0.1
+    done
+    log "server pppd still running 10 s after the client stopped"
+}
+
 # connect-time: CONNECT_N connects of each client against the same sstpd in the same boot,
 # the clients taking turns (ours, sstpc, ours, ...) so that a change of speed of the machine
 # hits both alike; each from process start to an IPv4 address on ppp (wait_ip_up), then
@@ -992,6 +1008,7 @@ scen_connect_time() {
             fi
             stop_client
             kill_cli_leftovers
+            wait_server_calls_gone
             sleep 0.5
         done
     done
