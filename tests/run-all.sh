@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need, then run every tier. Root, Debian 12. About 31 minutes (1827 s measured on 2 cores, 2026-12-02).
+# Install what the tests need, then run every tier. Root, Debian 12. About 33 minutes (1827 s measured on 2 cores, 2026-12-02, before connect-time grew by 3 min).
 #   1. cargo fmt --check, clippy -D warnings, unit + integration tests, rustdoc  (~3 min)
 #      fuzz: replay of the committed seeds, then a bounded run of every target     (~3 min)
 #   2. release build (+ the plugin for pppd 2.5.2)                               (~1 min)
