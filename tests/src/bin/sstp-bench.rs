@@ -360,10 +360,7 @@ fn start_sstpc(
     srv: &sstp_tests::ServerHandle,
     n: usize,
 ) -> Result<(Running, f64), String> {
-    let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-    let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
-    cfmakeraw(&mut t);
-    tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
+    let pty = raw_pty()?;
     // As under pppd's `pty` option: the command gets the master (stdin and stdout), pppd's
     // side (here the pump) is the slave; the same side as ours, whose helper holds the master.
     let master: OwnedFd = pty.master;
@@ -589,17 +586,29 @@ fn one_run(
     })
 }
 
-/// Raw pty ceiling: 64 KiB writes of encoded 1400-byte frames into a raw pty, read on the
-/// other side; MB/s of bytes through the pty.
-fn pty_ceiling(secs: f64) -> Result<f64, String> {
+/// A new pty in raw mode (as pppd leaves its side).
+fn raw_pty() -> Result<nix::pty::OpenptyResult, String> {
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
     cfmakeraw(&mut t);
     tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
+    Ok(pty)
+}
+
+/// A raw pty's master and slave, both non-blocking, for the ceilings' threads.
+fn raw_pty_pair() -> Result<(Arc<File>, Arc<File>), String> {
+    let pty = raw_pty()?;
     let master = Arc::new(File::from(pty.master));
     let slave = Arc::new(File::from(pty.slave));
     set_nonblocking(&master)?;
     set_nonblocking(&slave)?;
+    Ok((master, slave))
+}
+
+/// Raw pty ceiling: 64 KiB writes of encoded 1400-byte frames into a raw pty, read on the
+/// other side; MB/s of bytes through the pty.
+fn pty_ceiling(secs: f64) -> Result<f64, String> {
+    let (master, slave) = raw_pty_pair()?;
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new(AtomicU64::new(0));
     let w = {
@@ -633,14 +642,7 @@ fn pty_ceiling(secs: f64) -> Result<f64, String> {
 /// the clients' frames) on a raw pty fed pre-encoded 1400-byte frames, no client in between;
 /// MB/s of PPP bytes, as "down" counts them.
 fn pump_ceiling(secs: f64) -> Result<f64, String> {
-    let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-    let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
-    cfmakeraw(&mut t);
-    tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
-    let master = Arc::new(File::from(pty.master));
-    let slave = Arc::new(File::from(pty.slave));
-    set_nonblocking(&master)?;
-    set_nonblocking(&slave)?;
+    let (master, slave) = raw_pty_pair()?;
     let stop = Arc::new(AtomicBool::new(false));
     let c = Arc::new(PumpCounters::default());
     let w = {
@@ -651,17 +653,14 @@ fn pump_ceiling(secs: f64) -> Result<f64, String> {
         let (sl, s, c) = (Arc::clone(&slave), Arc::clone(&stop), Arc::clone(&c));
         std::thread::spawn(move || pump_reader(sl, bench::frame(1400), s, c))
     };
-    std::thread::sleep(Duration::from_millis(300));
-    let (b0, t0) = (c.good_bytes.load(Ordering::Relaxed), Instant::now());
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    let (b1, t1) = (c.good_bytes.load(Ordering::Relaxed), Instant::now());
+    let mb = measure(&c.good_bytes, secs);
     stop.store(true, Ordering::Relaxed);
     let _ = w.join();
     let _ = r.join();
     if c.bad_frames.load(Ordering::Relaxed) > 0 {
         return Err("the pump saw damaged frames on a raw pty".into());
     }
-    Ok((b1 - b0) as f64 / (t1 - t0).as_secs_f64() / 1e6)
+    Ok(mb)
 }
 
 fn measure(c: &AtomicU64, secs: f64) -> f64 {
