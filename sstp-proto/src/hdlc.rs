@@ -498,17 +498,27 @@ mod tests {
             for f in &frames {
                 wire.extend(encode_reference(f));
             }
-            let mut d = Deframer::new();
-            let mut got = Vec::new();
-            let mut rest = &wire[..];
-            while !rest.is_empty() {
-                let n = 1 + (rng.next() as usize % 700).min(rest.len() - 1);
-                d.push_frames(&rest[..n], |r| got.push(r.map(<[u8]>::to_vec)));
-                rest = &rest[n..];
-            }
+            let got = deframe_in_chunks(&mut rng, &wire, 700);
             let want: Vec<_> = frames.into_iter().map(Ok).collect();
             assert_eq!(got, want);
         }
+    }
+
+    /// Everything one deframer returns for `wire` fed in random chunks of up to `max` bytes.
+    fn deframe_in_chunks(
+        rng: &mut Rng,
+        wire: &[u8],
+        max: usize,
+    ) -> Vec<Result<Vec<u8>, HdlcError>> {
+        let mut d = Deframer::new();
+        let mut got = Vec::new();
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let n = 1 + (rng.next() as usize % max).min(rest.len() - 1);
+            d.push_frames(&rest[..n], |r| got.push(r.map(<[u8]>::to_vec)));
+            rest = &rest[n..];
+        }
+        got
     }
 
     /// RFC 1662 deframing one byte at a time, the plain way: what the word-at-a-time
@@ -583,14 +593,7 @@ mod tests {
                 }
             }
             let want = deframe_reference(&wire);
-            let mut d = Deframer::new();
-            let mut got = Vec::new();
-            let mut rest = &wire[..];
-            while !rest.is_empty() {
-                let n = 1 + (rng.next() as usize % 900).min(rest.len() - 1);
-                d.push_frames(&rest[..n], |r| got.push(r.map(<[u8]>::to_vec)));
-                rest = &rest[n..];
-            }
+            let got = deframe_in_chunks(&mut rng, &wire, 900);
             assert_eq!(got, want, "round {round}");
         }
     }
