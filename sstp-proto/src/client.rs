@@ -38,6 +38,11 @@ pub struct Timers {
     pub disconnect1: Duration,
     /// DISCONNECT_STATE_TIMER_2: 1 s.
     pub disconnect2: Duration,
+    /// Least wait, after the server's PPP first speaks, for its answer to pppd's first LCP
+    /// Configure-Request before that request is sent once more (see
+    /// [`Client::handle_ppp_frame`]); the wait is at least twice the round trip measured
+    /// from Call Connect Request to its Ack: 200 ms.
+    pub lcp_resend: Duration,
 }
 
 impl Default for Timers {
@@ -50,6 +55,7 @@ impl Default for Timers {
             abort2: Duration::from_secs(1),
             disconnect1: Duration::from_secs(5),
             disconnect2: Duration::from_secs(1),
+            lcp_resend: Duration::from_millis(200),
         }
     }
 }
@@ -219,6 +225,15 @@ pub struct Client {
     ppp_out: Vec<u8>,
     ppp_read: usize,
     events: VecDeque<Event>,
+    /// When Call Connect Request was sent, and the round trip to its Ack.
+    connect_req_at: Option<Instant>,
+    rtt: Option<Duration>,
+    /// The server's PPP has sent a frame.
+    peer_ppp_seen: bool,
+    /// pppd's latest LCP Configure-Request sent before that, while the server has not
+    /// answered it; sent once more at `lcp_resend_at`.
+    early_lcp_req: Option<Vec<u8>>,
+    lcp_resend_at: Option<Instant>,
     /// Hello timer: last time any packet arrived.
     last_rx: Instant,
     /// An Echo Request is outstanding since then.
@@ -253,6 +268,11 @@ impl Client {
             tx: http::request(&cfg.host_header, &cfg.correlation_id),
             ppp_out: Vec::with_capacity(16384),
             ppp_read: 0,
+            connect_req_at: None,
+            rtt: None,
+            peer_ppp_seen: false,
+            early_lcp_req: None,
+            lcp_resend_at: None,
             events: VecDeque::new(),
             last_rx: now,
             echo_sent: None,
@@ -291,9 +311,12 @@ impl Client {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
+            State::ConnectAckReceived { deadline, .. } => Some(match self.lcp_resend_at {
+                Some(r) => r.min(*deadline),
+                None => *deadline,
+            }),
             State::Http { deadline }
             | State::ConnectRequestSent { deadline, .. }
-            | State::ConnectAckReceived { deadline, .. }
             | State::AbortPending { deadline, .. }
             | State::AbortTimeoutPending { deadline, .. }
             | State::DisconnectPending { deadline, .. }
@@ -348,6 +371,7 @@ impl Client {
                     self.rx.drain(..used);
                     self.events.push_back(Event::HttpAccepted);
                     ControlMessage::connect_request().encode_into(&mut self.tx);
+                    self.connect_req_at = Some(now);
                     self.state = State::ConnectRequestSent {
                         deadline: now + self.cfg.timers.negotiation,
                         naks: 0,
@@ -387,7 +411,7 @@ impl Client {
         self.last_rx = now;
         self.echo_sent = None;
         match Packet::parse(bytes) {
-            Ok(Packet::Data(frame)) => self.handle_server_frame(frame),
+            Ok(Packet::Data(frame)) => self.handle_server_frame(frame, now),
             Ok(Packet::Control(msg)) => self.handle_control(msg, now),
             Err(e) => {
                 if self.in_teardown() {
@@ -403,7 +427,7 @@ impl Client {
         }
     }
 
-    fn handle_server_frame(&mut self, frame: &[u8]) {
+    fn handle_server_frame(&mut self, frame: &[u8], now: Instant) {
         if !self.ppp_allowed() {
             self.stats.dropped += 1;
             return;
@@ -415,6 +439,29 @@ impl Client {
         if !ppp::is_control(proto) && !self.is_connected() {
             self.stats.dropped += 1;
             return;
+        }
+        if self.early_lcp_req.is_some() && proto == ppp::LCP {
+            // Configure-Ack, -Nak or -Reject of that request: it got through.
+            if let (Some(&[code, id, ..]), Some(req)) = (
+                ppp::split(frame).map(|(_, info)| info),
+                self.early_lcp_req.as_deref().and_then(ppp::split),
+            ) {
+                if (2..=4).contains(&code) && req.1.get(1) == Some(&id) {
+                    self.early_lcp_req = None;
+                    self.lcp_resend_at = None;
+                }
+            }
+        }
+        if !self.peer_ppp_seen {
+            self.peer_ppp_seen = true;
+            if self.early_lcp_req.is_some() {
+                let wait = self
+                    .cfg
+                    .timers
+                    .lcp_resend
+                    .max(self.rtt.unwrap_or_default() * 2);
+                self.lcp_resend_at = Some(now + wait);
+            }
         }
         if ppp::is_control(proto) {
             match ppp::observe(frame, true) {
@@ -527,6 +574,7 @@ impl Client {
                     } else {
                         warn!("server refused Call Connect Request ({status}); retrying");
                         ControlMessage::connect_request().encode_into(&mut self.tx);
+                        self.connect_req_at = Some(now);
                         self.state = State::ConnectRequestSent {
                             deadline: now + self.cfg.timers.negotiation,
                             naks: naks + 1,
@@ -596,6 +644,9 @@ impl Client {
                 now,
             );
         };
+        self.rtt = self
+            .connect_req_at
+            .map(|t| now.saturating_duration_since(t));
         self.state = State::ConnectAckReceived {
             deadline: now + self.cfg.timers.negotiation,
             nonce,
@@ -605,18 +656,30 @@ impl Client {
     }
 
     /// A PPP frame from pppd (HDLC removed). Data frames before Call Connected are dropped.
+    ///
+    /// pppd's LCP Configure-Request sent before the server's PPP has said anything may be
+    /// lost: a server that starts its pppd on Call Connect Request can pass it to that pppd
+    /// before it has set up its tty, which discards it (sstpd does, when its pppd is slow to
+    /// start), and pppd would resend only after its 3 s restart timer. So when the server's
+    /// PPP first speaks and has not answered that request within [`Timers::lcp_resend`] (at
+    /// least two round trips), the request is sent once more, as pppd's retransmission
+    /// would be. A server that waits for the client (SoftEther) answers it at once: nothing
+    /// is resent and nothing waits.
     pub fn handle_ppp_frame(&mut self, frame: &[u8], _now: Instant) {
         if !self.ppp_allowed() {
             self.stats.dropped += 1;
             return;
         }
-        let Some((proto, _)) = ppp::split(frame) else {
+        let Some((proto, info)) = ppp::split(frame) else {
             self.stats.dropped += 1;
             return;
         };
         if ppp::is_control(proto) {
             if let Some(Observation::AuthAgreed(m)) = ppp::observe(frame, false) {
                 self.events.push_back(Event::AuthAgreed(m));
+            }
+            if !self.peer_ppp_seen && proto == ppp::LCP && info.first() == Some(&1) {
+                self.early_lcp_req = Some(frame.to_vec());
             }
         } else if !self.is_connected() {
             self.stats.dropped += 1;
@@ -649,6 +712,9 @@ impl Client {
         };
         let msg = binding::call_connected(hash, &nonce, cert_hash, &hlak);
         self.tx.extend_from_slice(&msg);
+        // LCP is long done: nothing of it is ever resent.
+        self.early_lcp_req = None;
+        self.lcp_resend_at = None;
         self.state = State::Connected;
         self.echo_sent = None;
         self.events
@@ -696,6 +762,20 @@ impl Client {
         };
         if now < deadline {
             return;
+        }
+        if self.lcp_resend_at.is_some_and(|t| now >= t) {
+            self.lcp_resend_at = None;
+            let early = self.early_lcp_req.take();
+            if let (Some(f), State::ConnectAckReceived { .. }) = (early, &self.state) {
+                debug!("PPP: no answer to pppd's first LCP Configure-Request since the server's PPP started: sending it again");
+                self.stats.frames_out += 1;
+                self.stats.bytes_out += f.len() as u64;
+                wire::encode_data(&f, &mut self.tx);
+            }
+            // The state's own deadline may still be ahead.
+            if self.poll_timeout().is_some_and(|d| now < d) {
+                return;
+            }
         }
         match &self.state {
             State::Http { .. } => self.close(CloseReason::HttpTimeout),

@@ -607,3 +607,73 @@ fn slowloris_ack_is_bounded_by_the_negotiation_timer() {
         .iter()
         .any(|e| matches!(e, Event::Negotiated { .. })));
 }
+
+fn server_frame(f: &[u8]) -> Vec<u8> {
+    let mut b = vec![];
+    wire::encode_data(f, &mut b);
+    b
+}
+
+/// An LCP packet: code, id, no options.
+fn lcp_pkt(code: u8, id: u8) -> Vec<u8> {
+    vec![0xff, 0x03, 0xc0, 0x21, code, id, 0x00, 0x04]
+}
+
+/// Negotiated, with `rtt` between Call Connect Request and its Ack.
+fn negotiated(rtt: Duration) -> Sim {
+    let mut s = Sim::new();
+    s.http_ok();
+    s.now += rtt;
+    s.ack(hash_bits::SHA256);
+    s
+}
+
+#[test]
+fn first_lcp_request_lost_by_a_slow_server_pppd_is_sent_again() {
+    let mut s = negotiated(Duration::from_millis(40));
+    // pppd's first Configure-Request goes out at once (no waiting for the server) ...
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.drain();
+    assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
+    // ... but the server's pppd was not reading yet. It starts and sends its own request.
+    s.advance(Duration::from_millis(150));
+    s.feed(&server_frame(&lcp_pkt(1, 7)));
+    s.c.handle_ppp_frame(&lcp_pkt(2, 7), s.now);
+    s.drain();
+    assert_eq!(s.data.len(), 2, "pppd's Ack of the server's request");
+    // No answer to ours within the wait (200 ms > 2 x 40 ms): it is sent again, once.
+    assert_eq!(s.step(), Timers::default().lcp_resend);
+    assert_eq!(s.data.last(), Some(&lcp_pkt(1, 1)));
+    assert_eq!(s.data.len(), 3);
+    assert!(s.closed().is_none());
+    assert_eq!(
+        s.c.poll_timeout(),
+        Some(s.now - Duration::from_millis(350) + Timers::default().negotiation),
+        "back to the negotiation timer"
+    );
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.data.len(), 3, "only once");
+}
+
+#[test]
+fn answered_first_lcp_request_is_not_sent_again() {
+    // The server's request and its Ack of ours arrive together (sstpd, pppd up in time).
+    let mut s = negotiated(Duration::from_millis(40));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
+    // A server that speaks only after the client (SoftEther): its Nak comes first.
+    let mut s = negotiated(Duration::from_millis(40));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.feed(&server_frame(&lcp_pkt(3, 1)));
+    s.feed(&server_frame(&lcp_pkt(1, 9)));
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
+    // An answer to another id does not count; the wait is at least two round trips.
+    let mut s = negotiated(Duration::from_millis(300));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 2), s.now);
+    s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
+    assert_eq!(s.step(), Duration::from_millis(600));
+    assert_eq!(s.data, vec![lcp_pkt(1, 2), lcp_pkt(1, 2)]);
+}
