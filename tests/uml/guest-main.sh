@@ -270,36 +270,80 @@ client_start() {   # $1 = log file, rest = pppd options
         # HELPER_ARGS: extra helper options; SERVER_ARG: what the helper is told to connect to
         CMDLINE="$HELPER --user $USER_NAME --password-file /tmp/pw.txt --ca-cert $OUT/ca.pem --plugin $PLUGIN --log-level $HELPER_LOGLEVEL ${HELPER_ARGS:-}${HELPER_ARGS:+ }${SERVER_ARG:-$SRV_IP} -- $*"
         echo "# (netns cli) SSLKEYLOGFILE=$OUT/keys.log $CMDLINE" > "$logf"
-        "${IN_CLI[@]}" env SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 \
+        # the variables ride on nsenter's environment: no env(1) exec before the helper,
+        # which sstpc does not pay either (an exec costs tens of ms in UML)
+        CSTART=$EPOCHREALTIME
+        SSLKEYLOGFILE="$OUT/keys.log" RUST_BACKTRACE=1 "${IN_CLI[@]}" \
             "$HELPER" --user $USER_NAME --password-file /tmp/pw.txt --ca-cert "$OUT/ca.pem" \
             --plugin "$PLUGIN" --log-level "$HELPER_LOGLEVEL" ${HELPER_ARGS:-} "${SERVER_ARG:-$SRV_IP}" -- "$@" >> "$logf" 2>&1 &
     else
         CMDLINE="sstpc --log-stderr --log-level 4 --ca-cert $OUT/ca.pem --user $USER_NAME --password *** $SRV_IP $*"
         echo "# (netns cli) $CMDLINE" > "$logf"
+        CSTART=$EPOCHREALTIME
         "${IN_CLI[@]}" sstpc --log-stderr --log-level 4 --ca-cert "$OUT/ca.pem" --user $USER_NAME --password "$PASSWORD" \
             $SRV_IP "$@" >> "$logf" 2>&1 &
     fi
     CPID=$!
-    CSTART=$EPOCHREALTIME
     CLOG=$logf
 }
 
-alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$s" ] && [ "${s:0:1}" != Z ]; }
+# a process that runs (not a zombie); builtins only, as wait_ip_up calls it every 50 ms
+alive() {
+    local s
+    [ -n "$1" ] && read -r s 2>/dev/null < "/proc/$1/stat" || return 1
+    s=${s##*) }
+    [ -n "$s" ] && [ "${s:0:1}" != Z ]
+}
+
+# "ip -ts monitor address" in netns cli, started before a client (connect-time): the kernel
+# reports the moment an address appears on ppp, so UP_S is exact instead of "the first poll
+# after it" (each poll forks ip and awk, which in UML took up to 0.9 s after the address
+# appeared), and wait_ip_up watches the file with shell builtins, taking no CPU from the
+# client in the one-CPU guest.
+ipmon_start() {
+    IPMON_FILE=/tmp/ipmon.txt; : > "$IPMON_FILE"
+    "${IN_CLI[@]}" ip -ts -o -4 monitor address >> "$IPMON_FILE" 2>/dev/null &
+    IPMON_PID=$!
+}
+ipmon_stop() {
+    [ -n "${IPMON_PID:-}" ] && { kill "$IPMON_PID" 2>/dev/null; wait "$IPMON_PID" 2>/dev/null; }
+    IPMON_PID= IPMON_FILE=
+}
+# the monitor's first "ppp... inet PFX..." line, in IPMON_LINE (builtins only)
+ipmon_seen() {   # $1 = address prefix
+    local l
+    while IFS= read -r l; do
+        [[ $l == *" ppp"*" inet $1"* ]] && { IPMON_LINE=$l; return 0; }
+    done < "$IPMON_FILE"
+    return 1
+}
+# epoch seconds of IPMON_LINE's "[2026-12-02T15:48:18.286552]" (local time, as ip prints it)
+ipmon_time() { local t=${IPMON_LINE%%]*}; date -d "${t#[}" +%s.%N; }
+# sleep without a fork: a read that times out on a fifo nobody writes
+mkfifo /tmp/nap.fifo 2>/dev/null; exec {NAP_FD}<>/tmp/nap.fifo
+nap() { read -r -t "$1" -u "$NAP_FD" _ || :; }
 
 # waits for an IPv4 address on a ppp interface in netns cli; sets PPPIF PPPADDR PPPPEER UP_S
+# (with ipmon_start before the client: UP_S from the monitor, and no polling with ip)
 wait_ip_up() {   # $1 = timeout s, $2 = address prefix to expect
-    local tmo=$1 pfx=$2 line end
-    end=$(awk -v a="$EPOCHREALTIME" -v t="$tmo" 'BEGIN{printf "%.3f", a+t}')
+    local tmo=$1 pfx=$2 line end up t=${EPOCHREALTIME/./}
+    end=$(( 10#$t + tmo * 1000000 ))
     PPPIF= PPPADDR= PPPPEER=
-    while awk -v a="$EPOCHREALTIME" -v e="$end" 'BEGIN{exit !(a<e)}'; do
-        line=$(CLI ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ {print $2, $4, $6; exit}')
-        if [ -n "$line" ]; then
-            set -- $line
-            PPPIF=$1 PPPADDR=${2%/*} PPPPEER=${3%/*}
-            case "$PPPADDR" in "$pfx"*) UP_S=$(el "$CSTART" "$EPOCHREALTIME"); return 0 ;; esac
+    while t=${EPOCHREALTIME/./}; (( 10#$t < end )); do
+        if [ -z "${IPMON_FILE:-}" ] || ipmon_seen "$pfx"; then
+            up=$EPOCHREALTIME
+            line=$(CLI ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ {print $2, $4, $6; exit}')
+            if [ -n "$line" ]; then
+                set -- $line
+                PPPIF=$1 PPPADDR=${2%/*} PPPPEER=${3%/*}
+                case "$PPPADDR" in "$pfx"*)
+                    [ -n "${IPMON_FILE:-}" ] && up=$(ipmon_time)
+                    UP_S=$(el "$CSTART" "$up"); return 0 ;;
+                esac
+            fi
         fi
         alive "$CPID" || return 1
-        sleep 0.2
+        if [ -n "${IPMON_FILE:-}" ]; then nap 0.05; else sleep 0.2; fi
     done
     return 1
 }
@@ -993,6 +1037,7 @@ scen_connect_time() {
         for c in ours sstpc; do
             CLIENT=$c
             : > "$OUT/pppd-client.log"
+            ipmon_start
             client_start "$OUT/client.$c.$i.log" $OPTS_MSCHAP $OPTS_EXTRA
             if wait_ip_up 20 10.77.0.; then
                 OKS[$c]=$((OKS[$c] + 1)); echo "$UP_S" >> "/tmp/up-times-$c"
@@ -1006,6 +1051,7 @@ scen_connect_time() {
                 log "$c connect $i: no IP within 20 s (see client.$c.$i.log)"
                 cp "$OUT/pppd-client.log" "$OUT/pppd-client.$c.$i.log" 2>/dev/null
             fi
+            ipmon_stop
             stop_client
             kill_cli_leftovers
             wait_server_calls_gone
