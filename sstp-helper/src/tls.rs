@@ -663,6 +663,12 @@ fn build_context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
     // The connection loop keeps unsent bytes in a growing buffer and retries a blocked write
     // from wherever that buffer now lives, taking whatever whole records fit.
     b.set_mode(SslMode::ACCEPT_MOVING_WRITE_BUFFER | SslMode::ENABLE_PARTIAL_WRITE);
+    // Read as much as the socket has (whole records and the start of the next) per
+    // recvfrom: without it OpenSSL reads each record's 5-byte header and then its body, in
+    // pieces as they arrive. strace in the bench, going down: 20334 recvfrom in 2 s before,
+    // 1499 after. The loop always calls SSL_read again until it wants the socket, so bytes
+    // OpenSSL holds are never left waiting for socket readiness.
+    b.set_read_ahead(true);
 
     let min = opts.min_version.unwrap_or(TlsVersion::Tls12);
     if let Some(max) = opts.max_version {
