@@ -231,8 +231,8 @@ pub struct Client {
     /// The server's PPP has sent a frame.
     peer_ppp_seen: bool,
     /// pppd's latest LCP Configure-Request sent before that, while the server has not
-    /// answered it; sent once more at `lcp_resend_at`.
-    early_lcp_req: Option<Vec<u8>>,
+    /// answered it (its identifier, the whole frame); sent once more at `lcp_resend_at`.
+    early_lcp_req: Option<(u8, Vec<u8>)>,
     lcp_resend_at: Option<Instant>,
     /// Hello timer: last time any packet arrived.
     last_rx: Instant,
@@ -432,7 +432,7 @@ impl Client {
             self.stats.dropped += 1;
             return;
         }
-        let Some((proto, _)) = ppp::split(frame) else {
+        let Some((proto, info)) = ppp::split(frame) else {
             self.stats.dropped += 1;
             return;
         };
@@ -440,16 +440,11 @@ impl Client {
             self.stats.dropped += 1;
             return;
         }
-        if self.early_lcp_req.is_some() && proto == ppp::LCP {
+        if let (Some((req_id, _)), ppp::LCP, &[code, id, ..]) = (&self.early_lcp_req, proto, info) {
             // Configure-Ack, -Nak or -Reject of that request: it got through.
-            if let (Some(&[code, id, ..]), Some(req)) = (
-                ppp::split(frame).map(|(_, info)| info),
-                self.early_lcp_req.as_deref().and_then(ppp::split),
-            ) {
-                if (2..=4).contains(&code) && req.1.get(1) == Some(&id) {
-                    self.early_lcp_req = None;
-                    self.lcp_resend_at = None;
-                }
+            if (2..=4).contains(&code) && id == *req_id {
+                self.early_lcp_req = None;
+                self.lcp_resend_at = None;
             }
         }
         if !self.peer_ppp_seen {
@@ -678,8 +673,8 @@ impl Client {
             if let Some(Observation::AuthAgreed(m)) = ppp::observe(frame, false) {
                 self.events.push_back(Event::AuthAgreed(m));
             }
-            if !self.peer_ppp_seen && proto == ppp::LCP && info.first() == Some(&1) {
-                self.early_lcp_req = Some(frame.to_vec());
+            if let (false, ppp::LCP, &[1, id, ..]) = (self.peer_ppp_seen, proto, info) {
+                self.early_lcp_req = Some((id, frame.to_vec()));
             }
         } else if !self.is_connected() {
             self.stats.dropped += 1;
@@ -766,7 +761,7 @@ impl Client {
         if self.lcp_resend_at.is_some_and(|t| now >= t) {
             self.lcp_resend_at = None;
             let early = self.early_lcp_req.take();
-            if let (Some(f), State::ConnectAckReceived { .. }) = (early, &self.state) {
+            if let (Some((_, f)), State::ConnectAckReceived { .. }) = (early, &self.state) {
                 debug!("PPP: no answer to pppd's first LCP Configure-Request since the server's PPP started: sending it again");
                 self.stats.frames_out += 1;
                 self.stats.bytes_out += f.len() as u64;
