@@ -911,37 +911,70 @@ fn cpu_ticks(pid: i32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// What a held-back helper did over 3 s, after 2 s for the queues to fill.
+struct Stall {
+    /// VmRSS samples, KiB.
+    rss: Vec<u64>,
+    /// CPU ticks (100 a second) used in the 3 s.
+    cpu: u64,
+    /// The flooding side's byte counter at the start and the end of the 3 s.
+    sent: (u64, u64),
+}
+
+fn watch_stall(pid: i32, sent: impl Fn() -> u64) -> Stall {
+    // Let the buffers fill, then watch for 3 s.
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = cpu_ticks(pid).unwrap();
+    let s0 = sent();
+    let mut rss = Vec::new();
+    for _ in 0..12 {
+        rss.push(rss_kib(pid).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let st = Stall {
+        rss,
+        cpu: cpu_ticks(pid).unwrap() - t0,
+        sent: (s0, sent()),
+    };
+    eprintln!(
+        "back-pressure: helper RSS {:?} KiB, CPU {} ticks in 3 s, the flooding side sent {} then {} bytes",
+        st.rss, st.cpu, st.sent.0, st.sent.1
+    );
+    // 100 ticks a second: under a tenth of a core means it waits, it does not spin.
+    assert!(
+        st.cpu < 30,
+        "the helper used {} ticks of CPU in 3 s while blocked",
+        st.cpu
+    );
+    assert!(
+        st.sent.1 - st.sent.0 < 1 << 20,
+        "the flooding side was not held back: {} -> {}",
+        st.sent.0,
+        st.sent.1
+    );
+    assert!(
+        st.rss.iter().all(|&k| k > 0 && k < 32 * 1024),
+        "helper RSS {:?} KiB",
+        st.rss
+    );
+    st
+}
+
 /// The server stops reading while pppd floods: the helper must stop taking from pppd (its
 /// memory stays bounded), must not spin, and must still stop on SIGTERM within its timers.
 #[test]
 fn server_stops_reading_back_pressure() {
     let (addr, srv, h) = connected_scenario(Mode::StopReading, "flood");
-    let mut samples = Vec::new();
     let mut stalled_at = 0;
     let o = h.run_with(&addr.to_string(), &[], |pid| {
         wait_ip_up(&h);
-        // Let the buffers fill, then watch for 3 s.
-        std::thread::sleep(Duration::from_secs(2));
-        let t0 = cpu_ticks(pid).unwrap();
-        let tx0 = h.last_stats().and_then(|e| e.num("tx_bytes")).unwrap_or(0);
-        for _ in 0..12 {
-            samples.push(rss_kib(pid).unwrap_or(0));
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        let cpu = cpu_ticks(pid).unwrap() - t0;
-        let tx1 = h.last_stats().and_then(|e| e.num("tx_bytes")).unwrap_or(0);
-        stalled_at = tx1;
-        eprintln!("back-pressure: helper RSS {samples:?} KiB, CPU {cpu} ticks in 3 s, stand-in wrote {tx0} then {tx1} bytes");
-        // 100 ticks a second: under a tenth of a core means it waits, it does not spin.
-        assert!(cpu < 30, "the helper used {cpu} ticks of CPU in 3 s while blocked");
-        assert!(tx1 - tx0 < 1 << 20, "pppd was not held back: {tx0} -> {tx1}");
+        let st = watch_stall(pid, || {
+            h.last_stats().and_then(|e| e.num("tx_bytes")).unwrap_or(0)
+        });
+        stalled_at = st.sent.1;
         sigterm(pid);
         true
     });
-    assert!(
-        samples.iter().all(|&k| k > 0 && k < 32 * 1024),
-        "helper RSS {samples:?} KiB"
-    );
     assert!(stalled_at > 0, "the stand-in wrote nothing");
     o.assert_exit(0);
     assert!(o.error_lines().is_empty(), "{}", o.stderr);
@@ -953,6 +986,29 @@ fn server_stops_reading_back_pressure() {
     assert!(srv
         .client_message_types()
         .contains(&MessageType::CallConnected));
+    h.assert_nothing_left();
+}
+
+/// pppd stops reading while the server floods: the helper must stop reading the server (the
+/// server's writes back up instead of our memory growing), must not spin, and must still
+/// stop on SIGTERM.
+#[test]
+fn pppd_stops_reading_back_pressure() {
+    // The "bench" stand-in never touches the pty after IP up: nobody reads it.
+    let (addr, srv, h) = connected_scenario(Mode::BenchSource(1400), "bench");
+    let mut stalled_at = 0;
+    let o = h.run_with(&addr.to_string(), &[], |pid| {
+        wait_ip_up(&h);
+        stalled_at = watch_stall(pid, || srv.bench_stats().tx_bytes).sent.1;
+        sigterm(pid);
+        true
+    });
+    assert!(stalled_at > 0, "the server sent nothing");
+    o.assert_exit(0);
+    assert!(o.error_lines().is_empty(), "{}", o.stderr);
+    // The bench server only writes from now on, so it never acknowledges Call Disconnect:
+    // DISCONNECT_STATE_TIMER_1 (5 s) bounds the wait, plus 1 s for the TLS close.
+    o.assert_within(Duration::from_secs(8));
     h.assert_nothing_left();
 }
 
