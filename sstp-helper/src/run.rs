@@ -41,6 +41,10 @@ const TLS_WRITE_MAX: usize = 16 * 1024;
 /// Unwritten bytes for pppd above which the loop stops reading the server.
 const PTY_OUT_HIGH_WATER: usize = 64 * 1024;
 
+/// The most read from the server, or from pppd, in one pass of the loop.
+const TLS_READ_MAX: usize = 64 * 1024;
+const PTY_READ_MAX: usize = 64 * 1024;
+
 /// Room left in the TLS read buffer that is worth another read in the same wake-up (a full
 /// record).
 const TLS_READ_MORE_ROOM: usize = 16 * 1024 + 256;
@@ -625,8 +629,8 @@ where
     /// The loop. Returns why the SSTP call ended.
     async fn pump(&mut self, signals: &mut Signals, link: &mut PluginLink) -> CloseReason {
         // Large reads: one pty read takes many frames (the pty holds up to 64 KiB).
-        let mut tls_buf = vec![0u8; 65536];
-        let mut pty_buf = vec![0u8; 65536];
+        let mut tls_buf = vec![0u8; TLS_READ_MAX];
+        let mut pty_buf = vec![0u8; PTY_READ_MAX];
         let mut read_first = false;
         loop {
             read_first = !read_first;
@@ -636,10 +640,16 @@ where
             }
             let deadline = self.client.poll_timeout().map(Instant::from_std);
             // 2. Wait for one source.
-            let take_from_pppd = self.tls_out.len() - self.tls_off < TLS_OUT_HIGH_WATER;
+            // Each read takes at most the room left below the high-water mark, so a queue
+            // holds at most that much (plus SSTP headers going up, HDLC escapes going down).
+            let pppd_room = TLS_OUT_HIGH_WATER.saturating_sub(self.tls_out.len() - self.tls_off);
+            let take_from_pppd = pppd_room > 0;
             // pppd not keeping up: stop reading the server (its TCP window closes) instead
             // of growing our memory.
-            let take_from_server = self.pty_out.len() - self.pty_off < PTY_OUT_HIGH_WATER;
+            let server_room = PTY_OUT_HIGH_WATER.saturating_sub(self.pty_out.len() - self.pty_off);
+            let take_from_server = server_room > 0;
+            let tls_buf = &mut tls_buf[..server_room.clamp(1, TLS_READ_MAX)];
+            let pty_buf = &mut pty_buf[..pppd_room.clamp(1, PTY_READ_MAX)];
             let pty_pending = self.pppd_ready && self.pty_off < self.pty_out.len();
             let tls = &mut self.tls;
             // At most one TLS record (16 KiB) per write: several SSTP packets share it.
@@ -664,7 +674,7 @@ where
                         self.pty_off = 0;
                     }
                 },
-                io = std::future::poll_fn(|cx| poll_tls(cx, tls, &mut tls_buf, out, read_first && take_from_server, take_from_server)) => {
+                io = std::future::poll_fn(|cx| poll_tls(cx, tls, tls_buf, out, read_first && take_from_server, take_from_server)) => {
                     let now = std::time::Instant::now();
                     match io {
                         TlsIo::Wrote(Ok(n)) => {
@@ -696,7 +706,7 @@ where
                         }
                     }
                 }
-                r = pty_read(&self.pty, &mut pty_buf), if take_from_pppd => match r {
+                r = pty_read(&self.pty, pty_buf), if take_from_pppd => match r {
                     Ok(n) if n > 0 => {
                         // Every frame in the chunk is appended to the client's transmit
                         // buffer, so the next TLS write carries all of them at once.
