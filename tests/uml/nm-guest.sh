@@ -165,16 +165,19 @@ nm_down_check() {
     # 7 s after NetworkManager had disposed of the connection (2.4 s after the request).
     nmcli --wait 0 connection down "$name" > "$OUT/down-$name.txt" 2>&1
     t0=$EPOCHREALTIME
-    for i in $(seq 100); do [ -z "$(nm_leftovers | grep -v nm-sstp-service)" ] && break; sleep 0.1; done
+    for i in $(seq 150); do [ -z "$(nm_leftovers | grep -v nm-sstp-service)" ] && break; sleep 0.1; done
     local gone_s; gone_s=$(el "$t0" "$EPOCHREALTIME")
     sleep 1
     left=$(nm_leftovers | tr '\n' ' ')
     local active; active=$(nmcli -t -f NAME connection show --active | grep -cxF "$name")
     ip -4 route | sort > /tmp/routes.after
-    # Bound: the helper's own worst case for a clean stop, the 5 s Call Disconnect Ack wait
-    # (MS-SSTP DISCONNECT_STATE_TIMER_1) + 1 s TLS close. Typically ~0.5 s; 3 s failed under
-    # load (UML on 2 busy cores) with nothing wrong.
-    if awk -v s="$gone_s" 'BEGIN{exit !(s<=6)}' && [ -z "$left" ] && [ "$active" = 0 ]; then
+    # Bound: NetworkManager's vpn-pre-down dispatcher runs before it asks the plugin to stop
+    # (3.2 s in one CI run, with no script to run), then the helper's own worst case for a
+    # clean stop, the 5 s Call Disconnect Ack wait (MS-SSTP DISCONNECT_STATE_TIMER_1) + 1 s TLS
+    # close, and the guest's own polling. 6 s failed twice on a slow nested host while the
+    # helper stopped within 1.6 s of its SIGTERM; the helper's stop alone is bounded tighter in
+    # the SIGTERM check of guest-main.sh (5 s) and in helper_faults (2 s).
+    if awk -v s="$gone_s" 'BEGIN{exit !(s<=12)}' && [ -z "$left" ] && [ "$active" = 0 ]; then
         pass "$label: nmcli connection down: sstp-helper and pppd gone $gone_s s after the request, connection inactive, nothing left (nm-sstp-service exited too)"
     else
         fail "$label: after nmcli connection down ($gone_s s): left: ${left:-none}; still active: $active"
