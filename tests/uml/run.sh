@@ -133,13 +133,23 @@ check_capture() {   # $1 = out dir; appends to results.txt
     else
         keys=$d/server-keys.log   # sstpc ignores SSLKEYLOGFILE; sstpd honours it
     fi
-    tshark -r "$d/sstp.pcapng" -o "tls.keylog_file:$keys" -Y sstp -T fields \
-        -e frame.time_relative -e ip.src -e sstp.messagetype > "$d/sstp-control.tsv" 2> "$d/tshark.err"
-    n_conn=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*4$/' "$d/sstp-control.tsv" | wc -l)
-    n_disc=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*6$/' "$d/sstp-control.tsv" | wc -l)
+    # Each TCP stream's decrypted bytes, walked by sstp-capture.py. tshark's SSTP
+    # dissector is turned off: it loses its place when an SSTP packet spans TLS
+    # records and TCP segments, and then drops bytes from the follow output too.
+    local n_streams i follow=()
+    n_streams=$(tshark -r "$d/sstp.pcapng" -T fields -e tcp.stream 2> "$d/tshark.err" | sort -u | wc -l)
+    for ((i = 0; i < n_streams; i++)); do follow+=(-z "follow,tls,raw,$i"); done
+    tshark -r "$d/sstp.pcapng" -o "tls.keylog_file:$keys" --disable-protocol sstp -q "${follow[@]}" 2>> "$d/tshark.err" \
+        | python3 "$HERE/sstp-capture.py" > "$d/sstp-control.tsv"
+    if grep -q DESYNC "$d/sstp-control.tsv"; then
+        echo "FAIL capture decrypted with $(basename "$keys"): not SSTP: $(grep -m1 DESYNC "$d/sstp-control.tsv" | tr '\t' ' ')" >> "$d/results.txt"
+        return
+    fi
+    n_conn=$(awk -F'\t' '$2 == "client" && $3 == "0x0004"' "$d/sstp-control.tsv" | wc -l)
+    n_disc=$(awk -F'\t' '$2 == "client" && $3 == "0x0006"' "$d/sstp-control.tsv" | wc -l)
     local s_disc c_ack
-    s_disc=$(awk -F'\t' '$2 == "192.0.2.1" && $3 ~ /^0x0*6$/' "$d/sstp-control.tsv" | wc -l)
-    c_ack=$(awk -F'\t' '$2 == "192.0.2.2" && $3 ~ /^0x0*7$/' "$d/sstp-control.tsv" | wc -l)
+    s_disc=$(awk -F'\t' '$2 == "server" && $3 == "0x0006"' "$d/sstp-control.tsv" | wc -l)
+    c_ack=$(awk -F'\t' '$2 == "client" && $3 == "0x0007"' "$d/sstp-control.tsv" | wc -l)
     if [ "$n_conn" -ge 1 ] && [ "$n_disc" -ge "$n_conn" ]; then
         echo "PASS capture decrypted with $(basename "$keys"): client sent $n_conn Call Connected (0x0004) and $n_disc Call Disconnect (0x0006)" >> "$d/results.txt"
     elif [ "${2:-}" = softether ] && [ "$n_conn" -ge 1 ] && [ $((n_disc + c_ack)) -ge "$n_conn" ]; then
