@@ -10,9 +10,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 command -v sstpc >/dev/null || { echo "bench: sstpc not found: run tests/install-deps.sh" >&2; exit 2; }
-# The whole workspace, as CI, the demo and the packages build it: cargo unifies features over
-# the packages of one build, so a helper built alone can differ from the one shipped (until
-# 538fdc8 zbus's tokio feature gave the workspace build's helper 0.3 MiB more peak RSS than
-# the helper this script built with -p).
-nice cargo build --release --locked -q --workspace --bins
+# Exactly as CI, the demo and the packages build it: cargo unifies features over the packages
+# of one build, and `-p` or `--bins` select a different set, so any other selection can link a
+# different helper from the one shipped (until 538fdc8, `-p` left out 0.3 MiB of peak RSS).
+nice cargo build --release --locked -q --workspace
 exec target/release/sstp-bench "$@"
