@@ -600,7 +600,7 @@ impl Settings {
     }
 
     /// The pppd options for NetworkManager (after sstp-helper's own: pty, nodetach, noauth,
-    /// user, plugin).
+    /// nodeflate, nobsdcomp, user, plugin).
     pub fn pppd_options(&self, pid: u32, debug: bool) -> Vec<String> {
         let mut o: Vec<String> = Vec::new();
         let mut push = |s: &str| o.push(s.to_string());

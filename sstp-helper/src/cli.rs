@@ -7,7 +7,8 @@ use std::path::PathBuf;
 const AFTER_HELP: &str = "\
 Everything after `--` is passed to pppd unchanged (for example: refuse-eap noipdefault
 defaultroute usepeerdns). The helper itself always adds: the pty device, nodetach, noauth,
-user NAME, and its plugin with the socket it listens on.
+nodeflate, nobsdcomp (no compression inside TLS; `deflate 15` or `bsdcomp 15` turn it back
+on), user NAME, and its plugin with the socket it listens on.
 
 The password is never put on a command line: it is read from --password-file, from
 --password-fd, or asked for when standard input is a terminal, and handed to pppd through

@@ -21,6 +21,13 @@ pub fn build_args(
         device.display().to_string(),
         "nodetach".into(),
         "noauth".into(),
+        // No Deflate or BSD-Compress inside the TLS tunnel: compressing before encrypting
+        // leaks plaintext through record lengths (as CRIME did in TLS), Windows and MikroTik
+        // servers refuse both anyway, and pppd probing the kernel for them costs a module
+        // load per method before IPCP starts. MPPE (require-mppe) still negotiates through
+        // CCP, and `deflate 15` / `bsdcomp 15` after `--` turn them back on.
+        "nodeflate".into(),
+        "nobsdcomp".into(),
     ];
     if let Some(u) = user {
         a.push("user".into());
@@ -144,6 +151,8 @@ mod tests {
                 "/dev/pts/7",
                 "nodetach",
                 "noauth",
+                "nodeflate",
+                "nobsdcomp",
                 "user",
                 "alice",
                 "plugin",

@@ -1,8 +1,8 @@
 //! The pppd stand-in (`pppd-standin` binary): what it is told through its environment and what
 //! it reports, shared by the binary and the tests that read its report.
 //!
-//! The helper starts it exactly as it starts pppd (`DEVICE nodetach noauth user U plugin P
-//! sstp-socket PATH [options]`), so it is the process the helper's plugin socket accepts
+//! The helper starts it exactly as it starts pppd (`DEVICE nodetach noauth nodeflate nobsdcomp
+//! user U plugin P sstp-socket PATH [options]`), so it is the process the helper's plugin socket accepts
 //! (SO_PEERCRED). It then does what pppd with the sstp-rs plugin does, without PPP itself:
 //! writes one async-HDLC LCP frame to the pty (the helper holds the server's frames until
 //! pppd's first one), asks the helper for the password, hands over MPPE keys (`AuthUp`), waits
