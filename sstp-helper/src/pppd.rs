@@ -22,10 +22,10 @@ pub fn build_args(
         "nodetach".into(),
         "noauth".into(),
         // No Deflate or BSD-Compress inside the TLS tunnel: compressing before encrypting
-        // leaks plaintext through record lengths (as CRIME did in TLS), Windows servers offer
-        // neither (their PPP compression is MPPC), and pppd probing the kernel for them costs
-        // a module load per method before IPCP starts. MPPE (require-mppe) still negotiates through
-        // CCP, and `deflate 15` / `bsdcomp 15` after `--` turn them back on.
+        // leaks plaintext through record lengths (as CRIME did in TLS), Windows servers
+        // offer neither (RAS knows MPPC and STAC), and pppd probing the kernel for them
+        // costs a module load per method before IPCP starts. MPPE (require-mppe) still
+        // negotiates through CCP, and `deflate 15` / `bsdcomp 15` after `--` turn them on.
         "nodeflate".into(),
         "nobsdcomp".into(),
     ];
