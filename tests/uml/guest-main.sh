@@ -1092,16 +1092,20 @@ scen_connect_time() {
     [ "$mo" != - ] && [ "$ms" != - ] || return 0
     info "connect-time: median ours / sstpc = $(ratio "$mo" "$ms") (target <= 0.80)"
     # sstpd's start-up race (README, Performance) costs a client pppd's 3 s restart timer; sstpc
-    # does not recover from it early, so say how many of its connects took longer than 3 s
-    # and how ours compares with the rest (a host stall would be counted too: read the list).
-    local slow nslow rest
-    slow=$(awk '$1 > 3' /tmp/up-times-sstpc | sort -n | paste -sd' ')
-    nslow=$(awk '$1 > 3' /tmp/up-times-sstpc | wc -l)
-    rest=$(awk '$1 <= 3' /tmp/up-times-sstpc | times_stats)
-    set -- $rest
-    if [ "$1" = - ]; then rest="no other"
-    else rest="median of the other $((OKS[sstpc] - nslow)) $1 s, ours / that = $(ratio "$mo" "$1")"; fi
-    info "connect-time sstpc: $nslow of ${OKS[sstpc]} connects over 3 s (${slow:-none}); $rest"
+    # does not recover from it early, so say how many of each client's connects took longer
+    # than 3 s (a host stall is counted too: read the lists) and compare the medians of the
+    # rest, the same filter for both: the race-free comparison.
+    local slow nslow rest rests=() c2
+    for c2 in ours sstpc; do
+        slow=$(awk '$1 > 3' "/tmp/up-times-$c2" | sort -n | paste -sd' ')
+        nslow=$(awk '$1 > 3' "/tmp/up-times-$c2" | wc -l)
+        rest=$(awk '$1 <= 3' "/tmp/up-times-$c2" | times_stats)
+        set -- $rest; rests+=("$1")
+        info "connect-time $c2: $nslow of ${OKS[$c2]} connects over 3 s (${slow:-none}); median of the other $((OKS[$c2] - nslow)) ${1} s"
+    done
+    if [ "${rests[0]}" != - ] && [ "${rests[1]}" != - ]; then
+        info "connect-time: connects of 3 s or less, median ours / sstpc = $(ratio "${rests[0]}" "${rests[1]}")"
+    fi
 }
 
 scen_softether() {
