@@ -38,11 +38,10 @@ pub struct Timers {
     pub disconnect1: Duration,
     /// DISCONNECT_STATE_TIMER_2: 1 s.
     pub disconnect2: Duration,
-    /// Least wait, after the server's PPP first speaks, for its answer to pppd's first LCP
-    /// Configure-Request before that request is sent once more (see
-    /// [`Client::handle_ppp_frame`]); the wait is at least twice the round trip measured
-    /// from Call Connect Request to its Ack: 200 ms.
-    pub lcp_resend: Duration,
+    /// How long the server's first PPP frames are held back from pppd while the server has
+    /// not answered pppd's first LCP Configure-Request; then that request is sent once more
+    /// (see [`Client::handle_ppp_frame`]): 50 ms.
+    pub lcp_hold: Duration,
 }
 
 impl Default for Timers {
@@ -55,7 +54,7 @@ impl Default for Timers {
             abort2: Duration::from_secs(1),
             disconnect1: Duration::from_secs(5),
             disconnect2: Duration::from_secs(1),
-            lcp_resend: Duration::from_millis(200),
+            lcp_hold: Duration::from_millis(50),
         }
     }
 }
@@ -223,11 +222,10 @@ pub struct Client {
     tx: Vec<u8>,
     /// PPP frames for pppd, each as u16 length + bytes.
     ppp_out: Vec<u8>,
-    ppp_read: usize,
+    /// Frames in `ppp_out` from this offset on are held back from pppd until `lcp_resend_at`
+    /// or the server's answer to `early_lcp_req`.
+    ppp_held: Option<usize>,
     events: VecDeque<Event>,
-    /// When Call Connect Request was sent, and the round trip to its Ack.
-    connect_req_at: Option<Instant>,
-    rtt: Option<Duration>,
     /// The server's PPP has sent a frame.
     peer_ppp_seen: bool,
     /// pppd's latest LCP Configure-Request sent before that, while the server has not
@@ -267,9 +265,7 @@ impl Client {
             rx: Vec::with_capacity(16384),
             tx: http::request(&cfg.host_header, &cfg.correlation_id),
             ppp_out: Vec::with_capacity(16384),
-            ppp_read: 0,
-            connect_req_at: None,
-            rtt: None,
+            ppp_held: None,
             peer_ppp_seen: false,
             early_lcp_req: None,
             lcp_resend_at: None,
@@ -291,15 +287,20 @@ impl Client {
 
     /// Call `f` with each PPP frame for pppd, oldest first.
     pub fn poll_ppp(&mut self, mut f: impl FnMut(&[u8])) {
-        let buf = &self.ppp_out;
-        let mut i = self.ppp_read;
+        let end = self.ppp_held.unwrap_or(self.ppp_out.len());
+        let buf = &self.ppp_out[..end];
+        let mut i = 0;
         while i + 2 <= buf.len() {
             let n = u16::from_be_bytes([buf[i], buf[i + 1]]) as usize;
             f(&buf[i + 2..i + 2 + n]);
             i += 2 + n;
         }
-        self.ppp_out.clear();
-        self.ppp_read = 0;
+        if let Some(held) = &mut self.ppp_held {
+            self.ppp_out.drain(..*held);
+            *held = 0;
+        } else {
+            self.ppp_out.clear();
+        }
     }
 
     /// The next event.
@@ -371,7 +372,6 @@ impl Client {
                     self.rx.drain(..used);
                     self.events.push_back(Event::HttpAccepted);
                     ControlMessage::connect_request().encode_into(&mut self.tx);
-                    self.connect_req_at = Some(now);
                     self.state = State::ConnectRequestSent {
                         deadline: now + self.cfg.timers.negotiation,
                         naks: 0,
@@ -441,21 +441,19 @@ impl Client {
             return;
         }
         if let (Some((req_id, _)), ppp::LCP, &[code, id, ..]) = (&self.early_lcp_req, proto, info) {
-            // Configure-Ack, -Nak or -Reject of that request: it got through.
+            // Configure-Ack, -Nak or -Reject of that request: it got through. pppd gets
+            // the frames held before this one, then this one.
             if (2..=4).contains(&code) && id == *req_id {
                 self.early_lcp_req = None;
                 self.lcp_resend_at = None;
+                self.ppp_held = None;
             }
         }
         if !self.peer_ppp_seen {
             self.peer_ppp_seen = true;
             if self.early_lcp_req.is_some() {
-                let wait = self
-                    .cfg
-                    .timers
-                    .lcp_resend
-                    .max(self.rtt.unwrap_or_default() * 2);
-                self.lcp_resend_at = Some(now + wait);
+                self.ppp_held = Some(self.ppp_out.len());
+                self.lcp_resend_at = Some(now + self.cfg.timers.lcp_hold);
             }
         }
         if ppp::is_control(proto) {
@@ -569,7 +567,6 @@ impl Client {
                     } else {
                         warn!("server refused Call Connect Request ({status}); retrying");
                         ControlMessage::connect_request().encode_into(&mut self.tx);
-                        self.connect_req_at = Some(now);
                         self.state = State::ConnectRequestSent {
                             deadline: now + self.cfg.timers.negotiation,
                             naks: naks + 1,
@@ -639,9 +636,6 @@ impl Client {
                 now,
             );
         };
-        self.rtt = self
-            .connect_req_at
-            .map(|t| now.saturating_duration_since(t));
         self.state = State::ConnectAckReceived {
             deadline: now + self.cfg.timers.negotiation,
             nonce,
@@ -656,10 +650,16 @@ impl Client {
     /// lost: a server that starts its pppd on Call Connect Request can pass it to that pppd
     /// before it has set up its tty, which discards it (sstpd does, when its pppd is slow to
     /// start), and pppd would resend only after its 3 s restart timer. So when the server's
-    /// PPP first speaks and has not answered that request within [`Timers::lcp_resend`] (at
-    /// least two round trips), the request is sent once more, as pppd's retransmission
-    /// would be. A server that waits for the client (SoftEther) answers it at once: nothing
-    /// is resent and nothing waits.
+    /// PPP first speaks without answering that request, its frames are held back from pppd
+    /// for up to [`Timers::lcp_hold`]. A server that had the request answers it right after
+    /// its own Configure-Request (pppd sends that first, then reads its input), and the held
+    /// frames go to pppd at once. If no answer comes, the request is sent once more, as
+    /// pppd's retransmission would be, and only then do the held frames go to pppd. So the
+    /// copy is on the wire before pppd's Configure-Ack of the server's request: the server
+    /// cannot have reached Opened, where a Configure-Request would restart LCP, and at most
+    /// it answers twice, which pppd ignores (an answer to a request already answered). A
+    /// server that waits for the client (SoftEther) answers at once: nothing is held or
+    /// resent.
     pub fn handle_ppp_frame(&mut self, frame: &[u8], _now: Instant) {
         if !self.ppp_allowed() {
             self.stats.dropped += 1;
@@ -707,9 +707,10 @@ impl Client {
         };
         let msg = binding::call_connected(hash, &nonce, cert_hash, &hlak);
         self.tx.extend_from_slice(&msg);
-        // LCP is long done: nothing of it is ever resent.
+        // LCP is long done: nothing of it is ever resent or held.
         self.early_lcp_req = None;
         self.lcp_resend_at = None;
+        self.ppp_held = None;
         self.state = State::Connected;
         self.echo_sent = None;
         self.events
@@ -762,11 +763,13 @@ impl Client {
             self.lcp_resend_at = None;
             let early = self.early_lcp_req.take();
             if let (Some((_, f)), State::ConnectAckReceived { .. }) = (early, &self.state) {
-                debug!("PPP: no answer to pppd's first LCP Configure-Request since the server's PPP started: sending it again");
+                debug!("PPP: the server's PPP started without answering pppd's first LCP Configure-Request: sending it again");
                 self.stats.frames_out += 1;
                 self.stats.bytes_out += f.len() as u64;
                 wire::encode_data(&f, &mut self.tx);
             }
+            // After the copy, never before it: pppd may now answer the server.
+            self.ppp_held = None;
             // The state's own deadline may still be ahead.
             if self.poll_timeout().is_some_and(|d| now < d) {
                 return;

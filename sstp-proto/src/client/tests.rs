@@ -628,6 +628,13 @@ fn negotiated(rtt: Duration) -> Sim {
     s
 }
 
+/// The PPP frames the client lets pppd have now.
+fn to_pppd(s: &mut Sim) -> Vec<Vec<u8>> {
+    let mut v = vec![];
+    s.c.poll_ppp(|f| v.push(f.to_vec()));
+    v
+}
+
 #[test]
 fn first_lcp_request_lost_by_a_slow_server_pppd_is_sent_again() {
     let mut s = negotiated(Duration::from_millis(40));
@@ -635,45 +642,90 @@ fn first_lcp_request_lost_by_a_slow_server_pppd_is_sent_again() {
     s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
     s.drain();
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
-    // ... but the server's pppd was not reading yet. It starts and sends its own request.
+    // ... but the server's pppd was not reading yet. It starts and sends its own request,
+    // without an answer to ours: held back from pppd, nothing sent yet.
     s.advance(Duration::from_millis(150));
     s.feed(&server_frame(&lcp_pkt(1, 7)));
+    assert!(to_pppd(&mut s).is_empty(), "held");
+    assert_eq!(s.data.len(), 1);
+    // No answer within the hold: the copy goes out, and only then does pppd get the
+    // server's request, so that its Ack follows the copy on the wire.
+    assert_eq!(s.step(), Timers::default().lcp_hold);
+    assert_eq!(s.data, vec![lcp_pkt(1, 1), lcp_pkt(1, 1)]);
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7)]);
     s.c.handle_ppp_frame(&lcp_pkt(2, 7), s.now);
     s.drain();
-    assert_eq!(s.data.len(), 2, "pppd's Ack of the server's request");
-    // No answer to ours within the wait (200 ms > 2 x 40 ms): it is sent again, once.
-    assert_eq!(s.step(), Timers::default().lcp_resend);
-    assert_eq!(s.data.last(), Some(&lcp_pkt(1, 1)));
-    assert_eq!(s.data.len(), 3);
+    assert_eq!(s.data, vec![lcp_pkt(1, 1), lcp_pkt(1, 1), lcp_pkt(2, 7)]);
     assert!(s.closed().is_none());
     assert_eq!(
         s.c.poll_timeout(),
-        Some(s.now - Duration::from_millis(350) + Timers::default().negotiation),
+        Some(s.now - Duration::from_millis(200) + Timers::default().negotiation),
         "back to the negotiation timer"
     );
+    // The server answers the copy; nothing more is held or sent.
+    s.feed(&server_frame(&lcp_pkt(2, 1)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(2, 1)]);
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data.len(), 3, "only once");
 }
 
 #[test]
+fn frames_after_the_held_one_keep_their_order() {
+    let mut s = negotiated(Duration::from_millis(40));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.feed(&server_frame(&lcp_pkt(1, 7)));
+    s.advance(Duration::from_millis(10));
+    s.feed(&server_frame(&lcp_pkt(9, 8)));
+    assert!(to_pppd(&mut s).is_empty(), "both held");
+    s.step();
+    assert_eq!(s.data, vec![lcp_pkt(1, 1), lcp_pkt(1, 1)]);
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(9, 8)]);
+    assert!(to_pppd(&mut s).is_empty(), "each frame once");
+}
+
+#[test]
 fn answered_first_lcp_request_is_not_sent_again() {
-    // The server's request and its Ack of ours arrive together (sstpd, pppd up in time).
+    // The server's request and its Ack of ours arrive together (sstpd, pppd up in time):
+    // pppd gets both at once, in order.
     let mut s = negotiated(Duration::from_millis(40));
     s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
     s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(2, 1)]);
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
-    // A server that speaks only after the client (SoftEther): its Nak comes first.
+    // The Ack a little later: the request waits for it, then both go to pppd.
+    let mut s = negotiated(Duration::from_millis(40));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.feed(&server_frame(&lcp_pkt(1, 7)));
+    s.now += Duration::from_millis(20);
+    assert!(to_pppd(&mut s).is_empty());
+    s.feed(&server_frame(&lcp_pkt(2, 1)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(2, 1)]);
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
+    // A server that speaks only after the client (SoftEther): its Nak comes first, and
+    // nothing is held.
     let mut s = negotiated(Duration::from_millis(40));
     s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
     s.feed(&server_frame(&lcp_pkt(3, 1)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(3, 1)]);
     s.feed(&server_frame(&lcp_pkt(1, 9)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 9)]);
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
-    // An answer to another id does not count; the wait is at least two round trips.
-    let mut s = negotiated(Duration::from_millis(300));
+    // A server that speaks before pppd (its request arrives first): nothing is held.
+    let mut s = negotiated(Duration::from_millis(40));
+    s.feed(&server_frame(&lcp_pkt(1, 9)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 9)]);
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
+    // An answer to another id does not count.
+    let mut s = negotiated(Duration::from_millis(40));
     s.c.handle_ppp_frame(&lcp_pkt(1, 2), s.now);
     s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
-    assert_eq!(s.step(), Duration::from_millis(600));
+    assert!(to_pppd(&mut s).is_empty());
+    assert_eq!(s.step(), Timers::default().lcp_hold);
     assert_eq!(s.data, vec![lcp_pkt(1, 2), lcp_pkt(1, 2)]);
+    assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(2, 1)]);
 }
