@@ -55,7 +55,7 @@ step "GNOME editor plugin (nm-plugin/editor, Xvfb + nm-connection-editor)"
 bash nm-plugin/editor/tests/run.sh target/gnome-editor-tests | tee target/gnome-editor.log | grep -vE '^ok '
 
 step "end to end (user-mode-linux)"
-bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast repeat softether relay route proxy ipv6 reconnect crash connect-time nm-up nm-secrets nm-fail nm-repeat nm-import trixie}
+bash tests/uml/run.sh ${UML_SCENARIOS:-mschap pap fast lostlcp repeat softether relay route proxy ipv6 reconnect crash connect-time nm-up nm-secrets nm-fail nm-repeat nm-import trixie}
 step "Debian 13 package: install, connect with the installed files, purge (UML)"
 PKG=$(ls target/packages/sstp-rs_*+deb13_amd64.deb) OUT_NAME=trixie-pkg bash tests/uml/trixie.sh
 

@@ -136,7 +136,7 @@ sstpd_start() {   # $1 = mschap | pap
         fail "server pppd cannot load sstp-pppd-plugin.so (sstpd would not verify the binding)"
     fi
     "${IN_SRV[@]}" env SSLKEYLOGFILE="$OUT/server-keys.log" "$VENV/bin/sstpd" -l "${SSTPD_LISTEN:-$SRV_IP}" -p "${SSTPD_PORT:-443}" \
-        -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd \
+        -c "$OUT/server.pem" -k "$OUT/server.key" --pppd-config /tmp/options.sstpd ${SSTPD_PPPD:+--pppd "$SSTPD_PPPD"} \
         --local $PPP_LOCAL --remote 10.77.0.0/24 -v "${SSTPD_LOGLEVEL:-10}" >> "$OUT/sstpd.log" 2>&1 &
     SSTPD_PID=$!
     local i
@@ -942,6 +942,41 @@ scen_relay() {
     kill "$RELAY_PID" 2>/dev/null
 }
 
+# sstpd's start-up race, made certain: its pppd starts 1 s late (a wrapper sleeps, then execs
+# pppd), so the client's first LCP Configure-Request reaches the pty before that pppd sets up
+# its tty (tcsetattr TCSAFLUSH), which discards it. The helper must notice that the server's
+# PPP spoke without answering, and send the request again before pppd can answer the server;
+# pppd itself must not have to wait for its 3 s restart timer, and the server's LCP must not
+# restart.
+scen_lostlcp() {
+    net_setup "$DELAY_MS"
+    printf '#!/bin/sh\nsleep 1\nexec /usr/sbin/pppd "$@"\n' > /tmp/slow-pppd
+    chmod 755 /tmp/slow-pppd
+    SSTPD_PPPD=/tmp/slow-pppd sstpd_start mschap
+    connect 1 30 10.77.0. $OPTS_MSCHAP $OPTS_EXTRA
+    check_connected 1 "lostlcp (sstpd's pppd 1 s late)" || exit 1
+    check_binding 1
+    local n
+    n=$(grep -c "sending it again" "$CLOG")
+    [ "$n" = 1 ] && pass "helper sent pppd's first LCP request once more: $(grep -m1 'sending it again' "$CLOG" | cut -c1-170)" \
+        || fail "helper lines 'sending it again': $n (want 1)"
+    n=$(grep -c 'sent \[LCP ConfReq' "$OUT/pppd-client.log")
+    [ "$n" = 1 ] && pass "client pppd sent LCP Configure-Request once: no 3 s restart timer was needed" \
+        || fail "client pppd sent LCP Configure-Request $n times (want 1; see pppd-client.log)"
+    local rq sq
+    rq=$(grep -c 'rcvd \[LCP ConfReq' "$OUT/pppd-server.log"); sq=$(grep -c 'sent \[LCP ConfReq' "$OUT/pppd-server.log")
+    [ "$rq" = 1 ] && [ "$sq" = 1 ] && pass "server pppd received one LCP Configure-Request (the copy) and sent one: LCP did not restart" \
+        || fail "server pppd: $rq LCP Configure-Request(s) received, $sq sent (want 1 and 1; see pppd-server.log)"
+    # the copy must reach the server before pppd's Ack of the server's request: a server that
+    # had the first copy after all would otherwise be Opened, and restart LCP on a second one
+    local order
+    order=$(grep -o -m2 'rcvd \[LCP Conf[A-Za-z]*' "$OUT/pppd-server.log" | sed 's/rcvd \[LCP //' | tr '\n' ' ')
+    [ "$order" = "ConfReq ConfAck " ] && pass "server pppd received the copy before pppd's Ack of its own request (rcvd: $order)" \
+        || fail "server pppd received, in order: $order(want the copy, ConfReq, before pppd's ConfAck)"
+    check_ping $PPP_LOCAL 3
+    check_teardown server
+}
+
 scen_fast() {
     local n=${FAST_N:-3} ok=0 i
     net_setup 0
@@ -1156,6 +1191,7 @@ case "$SCEN" in
     mschap)    scen_sstpd_full mschap ;;
     pap)       scen_sstpd_full pap ;;
     fast)      scen_fast ;;
+    lostlcp)   scen_lostlcp ;;
     repeat)    scen_repeat ;;
     connect-time) scen_connect_time ;;
     softether) scen_softether ;;

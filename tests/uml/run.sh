@@ -4,7 +4,7 @@
 # our sstp-helper + pppd plugin as the client (or Debian's sstpc: CLIENT=sstpc).
 #
 # usage (host, root): tests/uml/run.sh SCENARIO [SCENARIO...]
-#   scenarios: mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo
+#   scenarios: mschap pap fast lostlcp repeat softether relay route proxy ipv6 reconnect crash demo
 #              connect-time (ours and sstpc, CONNECT_N connects each)   (all = every one of them)
 #              nm-up nm-secrets nm-fail nm-repeat nm-import   (NetworkManager, nm-guest.sh)
 #              trixie   (Debian 13 root, ppp 2.5.2, plugin built for 2.5.2: trixie.sh, own env knobs)
@@ -26,7 +26,7 @@
 set -u
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-ALL="mschap pap fast repeat softether relay route proxy ipv6 reconnect crash demo connect-time"
+ALL="mschap pap fast lostlcp repeat softether relay route proxy ipv6 reconnect crash demo connect-time"
 NM_SCENS="nm-up nm-secrets nm-fail nm-repeat nm-import"   # NetworkManager end to end: nm-guest.sh
 OTHER_SCENS="trixie"   # own driver: trixie.sh (Debian 13 root, ppp 2.5.2)
 CACHE=$REPO/.cache
@@ -202,7 +202,7 @@ run_one() {
     [ -n "$retries" ] || { [ "$CLIENT" = sstpc ] && retries=5 || retries=1; }
     local loglevel=${HELPER_LOGLEVEL:-debug}; [ "$scen" = demo ] && loglevel=${HELPER_LOGLEVEL:-info}
     case "$scen" in
-        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|proxy|ipv6|reconnect|crash) tmo=180 ;; softether) tmo=360 ;;
+        mschap|pap) tmo=420 ;; fast) tmo=240 ;; demo|relay|route|proxy|ipv6|reconnect|crash|lostlcp) tmo=180 ;; softether) tmo=360 ;;
         repeat) tmo=$((90 + ${REPEAT_N:-20} * 45)) ;;
         connect-time) tmo=$((120 + ${CONNECT_N:-20} * 2 * 30)) ;;
         nm-repeat) tmo=$((150 + ${NM_REPEAT_N:-10} * 30)) ;; nm-*) tmo=420 ;;
