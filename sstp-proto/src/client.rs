@@ -21,6 +21,9 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// Most bytes of the server's PPP frames held back from pppd (see [`Client::handle_ppp_frame`]).
+const MAX_HELD: usize = 16 * 1024;
+
 /// Timer values; the defaults are the spec's.
 #[derive(Debug, Clone)]
 pub struct Timers {
@@ -468,6 +471,14 @@ impl Client {
         let n = frame.len().min(u16::MAX as usize);
         self.ppp_out.extend_from_slice(&(n as u16).to_be_bytes());
         self.ppp_out.extend_from_slice(&frame[..n]);
+        // Held frames are not drained, so the caller's back-pressure does not see them: a
+        // server that sends this much without answering is not waited for any longer.
+        if self
+            .ppp_held
+            .is_some_and(|h| self.ppp_out.len() - h > MAX_HELD)
+        {
+            self.resend_early_lcp_req();
+        }
     }
 
     fn in_teardown(&self) -> bool {
@@ -651,7 +662,7 @@ impl Client {
     /// before it has set up its tty, which discards it (sstpd does, when its pppd is slow to
     /// start), and pppd would resend only after its 3 s restart timer. So when the server's
     /// PPP first speaks without answering that request, its frames are held back from pppd
-    /// for up to [`Timers::lcp_hold`]. A server that had the request answers it right after
+    /// for up to [`Timers::lcp_hold`] (and 16 KiB). A server that had the request answers it right after
     /// its own Configure-Request (pppd sends that first, then reads its input), and the held
     /// frames go to pppd at once. If no answer comes, the request is sent once more, as
     /// pppd's retransmission would be, and only then do the held frames go to pppd. So the
@@ -751,6 +762,21 @@ impl Client {
         self.close(reason);
     }
 
+    /// No answer to pppd's first LCP Configure-Request while the server's frames were held:
+    /// send it once more, then let pppd have the held frames.
+    fn resend_early_lcp_req(&mut self) {
+        self.lcp_resend_at = None;
+        let early = self.early_lcp_req.take();
+        if let (Some((_, f)), State::ConnectAckReceived { .. }) = (early, &self.state) {
+            debug!("PPP: the server's PPP started without answering pppd's first LCP Configure-Request: sending it again");
+            self.stats.frames_out += 1;
+            self.stats.bytes_out += f.len() as u64;
+            wire::encode_data(&f, &mut self.tx);
+        }
+        // After the copy, never before it: pppd may now answer the server.
+        self.ppp_held = None;
+    }
+
     /// A deadline from [`Client::poll_timeout`] passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let Some(deadline) = self.poll_timeout() else {
@@ -760,16 +786,7 @@ impl Client {
             return;
         }
         if self.lcp_resend_at.is_some_and(|t| now >= t) {
-            self.lcp_resend_at = None;
-            let early = self.early_lcp_req.take();
-            if let (Some((_, f)), State::ConnectAckReceived { .. }) = (early, &self.state) {
-                debug!("PPP: the server's PPP started without answering pppd's first LCP Configure-Request: sending it again");
-                self.stats.frames_out += 1;
-                self.stats.bytes_out += f.len() as u64;
-                wire::encode_data(&f, &mut self.tx);
-            }
-            // After the copy, never before it: pppd may now answer the server.
-            self.ppp_held = None;
+            self.resend_early_lcp_req();
             // The state's own deadline may still be ahead.
             if self.poll_timeout().is_some_and(|d| now < d) {
                 return;

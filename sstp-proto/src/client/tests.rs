@@ -729,3 +729,30 @@ fn answered_first_lcp_request_is_not_sent_again() {
     assert_eq!(s.data, vec![lcp_pkt(1, 2), lcp_pkt(1, 2)]);
     assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(2, 1)]);
 }
+
+#[test]
+fn a_flood_while_held_ends_the_hold() {
+    let mut s = negotiated(Duration::from_millis(40));
+    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    s.feed(&server_frame(&lcp_pkt(1, 7)));
+    // LCP Echo-Requests of 1000 bytes, none an answer to pppd's request.
+    let mut echo = lcp_pkt(9, 0);
+    echo.resize(1000, 0xab);
+    let mut n = 1;
+    let mut got = vec![];
+    while got.is_empty() {
+        assert!(n < 20, "still held after {n} frames");
+        s.feed(&server_frame(&echo));
+        n += 1;
+        got = to_pppd(&mut s);
+    }
+    // Stopped after at most 16 KiB, without waiting for the timer: the copy went out first,
+    // then pppd got every frame, in order.
+    assert!(n <= 18, "{n} frames");
+    assert_eq!(s.data, vec![lcp_pkt(1, 1), lcp_pkt(1, 1)]);
+    assert_eq!(got.len(), n);
+    assert_eq!(got[0], lcp_pkt(1, 7));
+    assert!(got[1..].iter().all(|f| *f == echo));
+    s.feed(&server_frame(&echo));
+    assert_eq!(to_pppd(&mut s), vec![echo], "no longer held");
+}
