@@ -1,7 +1,9 @@
 //! The client state machine after a fixed handshake (HTTP 200, Call Connect Ack with a
-//! SHA-256|SHA-1 binding request), fed arbitrary server bytes: first half, then the PPP keys
-//! (Call Connected), a PPP frame from pppd, the second half, then every timer. It must not
-//! panic, and everything it transmits after the HTTP request must be well-formed SSTP packets.
+//! SHA-256|SHA-1 binding request) and pppd's first LCP Configure-Request, fed arbitrary server
+//! bytes: first half, then the PPP keys (Call Connected), a PPP frame from pppd, the second
+//! half, then every timer. It must not panic, everything it transmits after the HTTP request
+//! must be well-formed SSTP packets, and once Call Connected was sent pppd must have had every
+//! server frame the client took, each once (none left held back).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,9 +20,12 @@ const ACK: [u8; 48] = [
     0x44, 0xC4, 0x35,
 ];
 
-fn drain(c: &mut Client, tx: &mut Vec<u8>) {
+fn drain(c: &mut Client, tx: &mut Vec<u8>, to_pppd: &mut u64) {
     tx.append(c.transmit());
-    c.poll_ppp(|f| assert!(!f.is_empty()));
+    c.poll_ppp(|f| {
+        assert!(!f.is_empty());
+        *to_pppd += 1;
+    });
     while let Some(e) = c.poll_event() {
         if let Event::Closed(_) = e {
             assert!(c.is_closed());
@@ -40,38 +45,46 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut c = Client::new(cfg, t0);
     let mut tx = Vec::new();
-    drain(&mut c, &mut tx);
+    let mut to_pppd = 0;
+    drain(&mut c, &mut tx, &mut to_pppd);
     let head_len = tx.len();
     c.handle_tls_bytes(HTTP_OK, t0);
     c.handle_tls_bytes(&ACK, t0);
-    drain(&mut c, &mut tx);
+    drain(&mut c, &mut tx, &mut to_pppd);
     assert!(c.ppp_allowed(), "the fixed handshake must reach Connect Ack Received");
 
+    // pppd's first LCP Configure-Request, before the server's PPP has said anything: the
+    // server's first frames are held back from pppd until it is answered.
+    c.handle_ppp_frame(&[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4], t0);
+    drain(&mut c, &mut tx, &mut to_pppd);
     let (a, b) = data.split_at(data.len() / 2);
     let mut now = t0 + Duration::from_millis(1);
     c.handle_tls_bytes(a, now);
-    drain(&mut c, &mut tx);
+    drain(&mut c, &mut tx, &mut to_pppd);
     let send = Secret::new(vec![7; 16]);
     let recv = Secret::new(vec![9; 16]);
-    let _ = c.handle_auth_keys(&send, &recv, now);
+    let connected = c.handle_auth_keys(&send, &recv, now);
     c.handle_ppp_frame(&[0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20], now);
-    drain(&mut c, &mut tx);
+    drain(&mut c, &mut tx, &mut to_pppd);
     c.handle_tls_bytes(b, now);
-    drain(&mut c, &mut tx);
+    drain(&mut c, &mut tx, &mut to_pppd);
     // Run every timer out, then a local disconnect and the TLS close.
     for _ in 0..8 {
         match c.poll_timeout() {
             Some(t) => {
                 now = now.max(t);
                 c.handle_timeout(now);
-                drain(&mut c, &mut tx);
+                drain(&mut c, &mut tx, &mut to_pppd);
             }
             None => break,
         }
     }
+    if connected {
+        assert_eq!(to_pppd, c.stats().frames_in, "frames pppd got / frames taken");
+    }
     c.disconnect(now);
     c.handle_tls_closed(now);
-    drain(&mut c, &mut tx);
+    drain(&mut c, &mut tx, &mut to_pppd);
     assert!(c.is_closed());
 
     // Everything after the HTTP request is a sequence of valid SSTP packets.
