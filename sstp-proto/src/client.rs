@@ -662,15 +662,15 @@ impl Client {
     /// before it has set up its tty, which discards it (sstpd does, when its pppd is slow to
     /// start), and pppd would resend only after its 3 s restart timer. So when the server's
     /// PPP first speaks without answering that request, its frames are held back from pppd
-    /// for up to [`Timers::lcp_hold`] (and 16 KiB). A server that had the request answers it right after
-    /// its own Configure-Request (pppd sends that first, then reads its input), and the held
-    /// frames go to pppd at once. If no answer comes, the request is sent once more, as
-    /// pppd's retransmission would be, and only then do the held frames go to pppd. So the
-    /// copy is on the wire before pppd's Configure-Ack of the server's request: the server
-    /// cannot have reached Opened, where a Configure-Request would restart LCP, and at most
-    /// it answers twice, which pppd ignores (an answer to a request already answered). A
-    /// server that waits for the client (SoftEther) answers at once: nothing is held or
-    /// resent.
+    /// for up to [`Timers::lcp_hold`] (and at most 16 KiB of them). A server that had the
+    /// request answers it right after its own Configure-Request (pppd sends that first, then
+    /// reads its input), and the held frames go to pppd at once. If no answer comes, the
+    /// request is sent once more, as pppd's retransmission would be, and only then do the
+    /// held frames go to pppd. So the copy is on the wire before pppd's Configure-Ack of the
+    /// server's request: the server cannot have reached Opened, where a Configure-Request
+    /// would restart LCP, and at most it answers twice, which pppd ignores (an answer to a
+    /// request already answered). A server that waits for the client (SoftEther) answers at
+    /// once: nothing is held or resent.
     pub fn handle_ppp_frame(&mut self, frame: &[u8], _now: Instant) {
         if !self.ppp_allowed() {
             self.stats.dropped += 1;
