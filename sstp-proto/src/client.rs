@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// Most bytes of the server's PPP frames held back from pppd (see [`Client::handle_ppp_frame`]).
 const MAX_HELD: usize = 16 * 1024;
 
-/// Timer values; the defaults are the spec's.
+/// Timer values; the defaults are the spec's, but for `lcp_hold`, which is ours.
 #[derive(Debug, Clone)]
 pub struct Timers {
     /// Wait for the HTTP response (§4.1): 60 s.
