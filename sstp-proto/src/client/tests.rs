@@ -619,12 +619,21 @@ fn lcp_pkt(code: u8, id: u8) -> Vec<u8> {
     vec![0xff, 0x03, 0xc0, 0x21, code, id, 0x00, 0x04]
 }
 
-/// Negotiated, with `rtt` between Call Connect Request and its Ack.
-fn negotiated(rtt: Duration) -> Sim {
+/// Negotiated, 40 ms after Call Connect Request.
+fn negotiated() -> Sim {
     let mut s = Sim::new();
     s.http_ok();
-    s.now += rtt;
+    s.now += Duration::from_millis(40);
     s.ack(hash_bits::SHA256);
+    s
+}
+
+/// Negotiated, and pppd's first LCP Configure-Request (identifier `id`) sent before the
+/// server's PPP has said anything.
+fn pppd_asked_first(id: u8) -> Sim {
+    let mut s = negotiated();
+    s.c.handle_ppp_frame(&lcp_pkt(1, id), s.now);
+    s.drain();
     s
 }
 
@@ -637,10 +646,8 @@ fn to_pppd(s: &mut Sim) -> Vec<Vec<u8>> {
 
 #[test]
 fn first_lcp_request_lost_by_a_slow_server_pppd_is_sent_again() {
-    let mut s = negotiated(Duration::from_millis(40));
     // pppd's first Configure-Request goes out at once (no waiting for the server) ...
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
-    s.drain();
+    let mut s = pppd_asked_first(1);
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
     // ... but the server's pppd was not reading yet. It starts and sends its own request,
     // without an answer to ours: held back from pppd, nothing sent yet.
@@ -671,8 +678,7 @@ fn first_lcp_request_lost_by_a_slow_server_pppd_is_sent_again() {
 
 #[test]
 fn frames_after_the_held_one_keep_their_order() {
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    let mut s = pppd_asked_first(1);
     s.feed(&server_frame(&lcp_pkt(1, 7)));
     s.advance(Duration::from_millis(10));
     s.feed(&server_frame(&lcp_pkt(9, 8)));
@@ -687,15 +693,13 @@ fn frames_after_the_held_one_keep_their_order() {
 fn answered_first_lcp_request_is_not_sent_again() {
     // The server's request and its Ack of ours arrive together (sstpd, pppd up in time):
     // pppd gets both at once, in order.
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    let mut s = pppd_asked_first(1);
     s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
     assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 7), lcp_pkt(2, 1)]);
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
     // The Ack a little later: the request waits for it, then both go to pppd.
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    let mut s = pppd_asked_first(1);
     s.feed(&server_frame(&lcp_pkt(1, 7)));
     s.now += Duration::from_millis(20);
     assert!(to_pppd(&mut s).is_empty());
@@ -705,8 +709,7 @@ fn answered_first_lcp_request_is_not_sent_again() {
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
     // A server that speaks only after the client (SoftEther): its Nak comes first, and
     // nothing is held.
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    let mut s = pppd_asked_first(1);
     s.feed(&server_frame(&lcp_pkt(3, 1)));
     assert_eq!(to_pppd(&mut s), vec![lcp_pkt(3, 1)]);
     s.feed(&server_frame(&lcp_pkt(1, 9)));
@@ -714,15 +717,14 @@ fn answered_first_lcp_request_is_not_sent_again() {
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
     // A server that speaks before pppd (its request arrives first): nothing is held.
-    let mut s = negotiated(Duration::from_millis(40));
+    let mut s = negotiated();
     s.feed(&server_frame(&lcp_pkt(1, 9)));
     assert_eq!(to_pppd(&mut s), vec![lcp_pkt(1, 9)]);
     s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
     s.advance(Duration::from_secs(2));
     assert_eq!(s.data, vec![lcp_pkt(1, 1)]);
     // An answer to another id does not count.
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 2), s.now);
+    let mut s = pppd_asked_first(2);
     s.feed(&[server_frame(&lcp_pkt(1, 7)), server_frame(&lcp_pkt(2, 1))].concat());
     assert!(to_pppd(&mut s).is_empty());
     assert_eq!(s.step(), Timers::default().lcp_hold);
@@ -732,8 +734,7 @@ fn answered_first_lcp_request_is_not_sent_again() {
 
 #[test]
 fn a_flood_while_held_ends_the_hold() {
-    let mut s = negotiated(Duration::from_millis(40));
-    s.c.handle_ppp_frame(&lcp_pkt(1, 1), s.now);
+    let mut s = pppd_asked_first(1);
     s.feed(&server_frame(&lcp_pkt(1, 7)));
     // LCP Echo-Requests of 1000 bytes, none an answer to pppd's request.
     let mut echo = lcp_pkt(9, 0);
