@@ -34,14 +34,14 @@ const fn fcs_table() -> [u16; 256] {
     t
 }
 
-/// Slicing-by-8 tables: `T[0]` is the byte-at-a-time table, `T[k][i]` is the FCS of byte `i`
-/// followed by `k` zero bytes, so eight bytes fold into the FCS with eight lookups and no
-/// dependency between them.
-const fn fcs_tables() -> [[u16; 256]; 8] {
-    let mut t = [[0u16; 256]; 8];
+/// Slicing-by-16 tables (8 KiB): `T[0]` is the byte-at-a-time table, `T[k][i]` is the FCS of
+/// byte `i` followed by `k` zero bytes, so sixteen bytes fold into the FCS with sixteen lookups
+/// and no dependency between them.
+const fn fcs_tables() -> [[u16; 256]; 16] {
+    let mut t = [[0u16; 256]; 16];
     t[0] = fcs_table();
     let mut k = 1;
-    while k < 8 {
+    while k < 16 {
         let mut i = 0;
         while i < 256 {
             let p = t[k - 1][i];
@@ -53,7 +53,7 @@ const fn fcs_tables() -> [[u16; 256]; 8] {
     t
 }
 
-static FCS_TABLES: [[u16; 256]; 8] = fcs_tables();
+static FCS_TABLES: [[u16; 256]; 16] = fcs_tables();
 
 const fn escape_table() -> [bool; 256] {
     let mut t = [false; 256];
@@ -99,19 +99,26 @@ fn word_at(data: &[u8], i: usize) -> u64 {
 pub fn fcs16(fcs: u16, data: &[u8]) -> u16 {
     let t = &FCS_TABLES;
     let mut crc = fcs;
-    let mut chunks = data.chunks_exact(8);
+    let mut chunks = data.chunks_exact(16);
     for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w) ^ u64::from(crc);
-        crc = t[7][(x & 0xff) as usize]
-            ^ t[6][((x >> 8) & 0xff) as usize]
-            ^ t[5][((x >> 16) & 0xff) as usize]
-            ^ t[4][((x >> 24) & 0xff) as usize]
-            ^ t[3][((x >> 32) & 0xff) as usize]
-            ^ t[2][((x >> 40) & 0xff) as usize]
-            ^ t[1][((x >> 48) & 0xff) as usize]
-            ^ t[0][(x >> 56) as usize];
+        let a = word_at(c, 0) ^ u64::from(crc);
+        let b = word_at(c, 8);
+        crc = t[15][(a & 0xff) as usize]
+            ^ t[14][((a >> 8) & 0xff) as usize]
+            ^ t[13][((a >> 16) & 0xff) as usize]
+            ^ t[12][((a >> 24) & 0xff) as usize]
+            ^ t[11][((a >> 32) & 0xff) as usize]
+            ^ t[10][((a >> 40) & 0xff) as usize]
+            ^ t[9][((a >> 48) & 0xff) as usize]
+            ^ t[8][(a >> 56) as usize]
+            ^ t[7][(b & 0xff) as usize]
+            ^ t[6][((b >> 8) & 0xff) as usize]
+            ^ t[5][((b >> 16) & 0xff) as usize]
+            ^ t[4][((b >> 24) & 0xff) as usize]
+            ^ t[3][((b >> 32) & 0xff) as usize]
+            ^ t[2][((b >> 40) & 0xff) as usize]
+            ^ t[1][((b >> 48) & 0xff) as usize]
+            ^ t[0][(b >> 56) as usize];
     }
     for &b in chunks.remainder() {
         crc = (crc >> 8) ^ t[0][((crc ^ u16::from(b)) & 0xff) as usize];
