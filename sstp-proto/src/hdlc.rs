@@ -192,13 +192,34 @@ impl std::fmt::Display for HdlcError {
     }
 }
 
+/// Room for one frame of [`MAX_FRAME`] bytes plus the byte that shows it overflowed.
+const FRAME_BUF: usize = MAX_FRAME + 1;
+
+/// Index of the first flag in `d`. Eight bytes at a time: the lowest set bit of the
+/// has-zero-byte mask is exact (its false positives only sit above a true zero byte).
+#[inline(always)]
+fn find_flag(d: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= d.len() {
+        let x = word_at(d, i) ^ (ONES * FLAG as u64);
+        let m = x.wrapping_sub(ONES) & !x & HIGHS;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    d[i..].iter().position(|&b| b == FLAG).map(|k| i + k)
+}
+
 /// Incremental deframer: feed bytes with [`Deframer::push_frames`] (frames handed to a
 /// callback, no allocation per frame), or with [`Deframer::push`] and take owned frames with
 /// [`Deframer::next_frame`].
 #[derive(Debug, Default)]
 pub struct Deframer {
-    /// Unescaped bytes of the frame being assembled (its capacity is kept between frames).
-    cur: Vec<u8>,
+    /// Unescaped bytes of the frame being assembled are `buf[..n]`; `buf` is sized
+    /// [`FRAME_BUF`] on first use and kept, so unescaping writes by index.
+    buf: Vec<u8>,
+    n: usize,
     /// Last byte was an escape.
     escaped: bool,
     /// The current frame overflowed and is being skipped up to the next flag.
@@ -223,82 +244,66 @@ impl Deframer {
     /// Feed raw bytes read from the pty; call `f` with each complete frame (FCS removed), or
     /// with the error of a dropped one, in order. The slice lives until `f` returns.
     pub fn push_frames(&mut self, data: &[u8], mut f: impl FnMut(Result<&[u8], HdlcError>)) {
-        let mut i = 0;
-        while i < data.len() {
-            // Eight bytes at a time while the frame has room for them. A word without a flag
-            // holds no frame boundary: it is copied whole when it has no escape either, else
-            // unescaped without per-byte branches. Encrypted payloads escape about one byte in
-            // eight under the default ACCM, so most words take the second path.
-            if i + 8 <= data.len() && !self.overflow && self.cur.len() + 8 <= MAX_FRAME {
-                let x = word_at(data, i);
-                if !has_zero_byte(x ^ (ONES * FLAG as u64)) {
-                    let w = &data[i..i + 8];
-                    if !self.escaped && !has_zero_byte(x ^ (ONES * ESCAPE as u64)) {
-                        self.cur.extend_from_slice(w);
-                    } else {
-                        self.unescape_word(w);
-                    }
-                    i += 8;
-                    continue;
-                }
-            }
-            self.byte(data[i], &mut f);
-            i += 1;
+        if self.buf.len() != FRAME_BUF {
+            self.buf.resize(FRAME_BUF, 0);
         }
+        // A scan for the next flag splits the input into runs; each run is unescaped in one
+        // branch-free pass, and each flag ends (or aborts) a frame.
+        let mut rest = data;
+        while let Some(k) = find_flag(rest) {
+            self.unescape_run(&rest[..k]);
+            self.flag(&mut f);
+            rest = &rest[k + 1..];
+        }
+        self.unescape_run(rest);
     }
 
-    /// Append the eight bytes of `w` (no flag among them), unescaped; the escape state carries
-    /// in and out. The word is copied, then compacted in place: each byte is written XOR 0x20
-    /// when the previous one was an escape, and an escape byte is overwritten by the next.
+    /// Append `run` (no flag in it), unescaped, to the frame; the escape state carries in and
+    /// out. Each byte is written XOR 0x20 when the previous one was an escape, and an escape
+    /// byte is overwritten by the next: no branch per byte.
     #[inline(always)]
-    fn unescape_word(&mut self, w: &[u8]) {
-        let start = self.cur.len();
-        self.cur.extend_from_slice(w);
-        let out = &mut self.cur[start..];
-        let mut j = 0;
-        let mut esc = self.escaped;
-        for &b in w {
-            let is_esc = (b == ESCAPE) & !esc;
-            out[j & 7] = b ^ (u8::from(esc) * 0x20);
-            j += usize::from(!is_esc);
-            esc = is_esc;
-        }
-        self.cur.truncate(start + j);
-        self.escaped = esc;
-    }
-
-    /// One byte, the general way: flags, escapes, aborts and overflow.
-    #[inline]
-    fn byte(&mut self, b: u8, f: &mut impl FnMut(Result<&[u8], HdlcError>)) {
-        if b == FLAG {
-            if self.escaped {
-                // "7D 7E" aborts the frame (RFC 1662 §4.4.1).
-                self.escaped = false;
-                self.cur.clear();
-                self.overflow = false;
-            } else {
-                self.finish(f);
+    fn unescape_run(&mut self, mut run: &[u8]) {
+        while !run.is_empty() {
+            if self.overflow {
+                // Skipping to the next flag: only the escape state matters (7D 7E aborts).
+                for &b in run {
+                    self.escaped = (b == ESCAPE) & !self.escaped;
+                }
+                return;
             }
-        } else if self.escaped {
-            self.escaped = false;
-            self.put_slice(&[b ^ 0x20]);
-        } else if b == ESCAPE {
-            self.escaped = true;
-        } else {
-            self.put_slice(&[b]);
+            // Unescaping never makes more bytes than it reads, so a chunk no longer than the
+            // room left cannot run past the buffer; `n <= MAX_FRAME` keeps the room >= 1.
+            let (chunk, tail) = run.split_at(run.len().min(FRAME_BUF - self.n));
+            let out = &mut self.buf[self.n..self.n + chunk.len()];
+            let mut j = 0;
+            let mut esc = u32::from(self.escaped);
+            for (i, &b) in chunk.iter().enumerate() {
+                // `j <= i` always; saying so lets the compiler drop the bounds check.
+                out[j.min(i)] = b ^ ((esc as u8) << 5);
+                let is_esc = u32::from(b == ESCAPE) & (esc ^ 1);
+                j += (is_esc ^ 1) as usize;
+                esc = is_esc;
+            }
+            self.n += j;
+            self.escaped = esc != 0;
+            if self.n > MAX_FRAME {
+                self.overflow = true;
+                self.n = 0;
+            }
+            run = tail;
         }
     }
 
-    fn put_slice(&mut self, s: &[u8]) {
-        if self.overflow {
-            return;
+    /// A flag: it ends the frame, or aborts it after an escape ("7D 7E", RFC 1662 §4.4.1).
+    #[inline]
+    fn flag(&mut self, f: &mut impl FnMut(Result<&[u8], HdlcError>)) {
+        if self.escaped {
+            self.escaped = false;
+            self.n = 0;
+            self.overflow = false;
+        } else {
+            self.finish(f);
         }
-        if self.cur.len() + s.len() > MAX_FRAME {
-            self.overflow = true;
-            self.cur.clear();
-            return;
-        }
-        self.cur.extend_from_slice(s);
     }
 
     fn finish(&mut self, f: &mut impl FnMut(Result<&[u8], HdlcError>)) {
@@ -307,18 +312,18 @@ impl Deframer {
             f(Err(HdlcError::TooLong));
             return;
         }
-        if self.cur.is_empty() {
+        let n = std::mem::take(&mut self.n);
+        if n == 0 {
             return; // back-to-back flags
         }
-        let n = self.cur.len();
+        let frame = &self.buf[..n];
         if n < 3 {
             f(Err(HdlcError::TooShort));
-        } else if fcs16(0xffff, &self.cur) != GOOD_FCS {
+        } else if fcs16(0xffff, frame) != GOOD_FCS {
             f(Err(HdlcError::BadFcs));
         } else {
-            f(Ok(&self.cur[..n - 2]));
+            f(Ok(&frame[..n - 2]));
         }
-        self.cur.clear();
     }
 
     /// The next complete frame (FCS removed), or an error for a dropped frame.
@@ -413,6 +418,51 @@ mod tests {
         encode(&[1, 2, 3], &mut ok);
         d.push(&ok);
         assert_eq!(d.next_frame(), Some(Ok(vec![1, 2, 3])));
+    }
+
+    #[test]
+    fn frame_of_exactly_max_frame_bytes_passes_one_more_is_too_long() {
+        // MAX_FRAME counts the unescaped bytes between flags, FCS included.
+        for (payload, want_ok) in [(MAX_FRAME - 2, true), (MAX_FRAME - 1, false)] {
+            let frame: Vec<u8> = (0..payload).map(|i| (i * 7) as u8).collect();
+            let mut enc = Vec::new();
+            encode(&frame, &mut enc);
+            for split in [enc.len(), 1000, 7] {
+                let mut d = Deframer::new();
+                for c in enc.chunks(split) {
+                    d.push(c);
+                }
+                let want = if want_ok {
+                    Ok(frame.clone())
+                } else {
+                    Err(HdlcError::TooLong)
+                };
+                assert_eq!(
+                    d.next_frame(),
+                    Some(want),
+                    "payload {payload} split {split}"
+                );
+                assert_eq!(d.next_frame(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_are_tracked_while_skipping_an_overlong_frame() {
+        // "7D 7D" is an escaped 7D (5D after unescaping), so the flag after it ends the frame
+        // (too long) ...
+        let mut d = Deframer::new();
+        d.push(&vec![0x55; MAX_FRAME + 10]);
+        d.push(&[0x7d, 0x7d, 0x7e]);
+        assert_eq!(d.next_frame(), Some(Err(HdlcError::TooLong)));
+        // ... while "7D 7E" aborts it without an error.
+        d.push(&vec![0x55; MAX_FRAME + 10]);
+        d.push(&[0x7d, 0x7d, 0x7d, 0x7e]);
+        let mut ok = Vec::new();
+        encode(&[1, 2, 3], &mut ok);
+        d.push(&ok[1..]);
+        assert_eq!(d.next_frame(), Some(Ok(vec![1, 2, 3])));
+        assert_eq!(d.next_frame(), None);
     }
 
     #[test]
