@@ -88,6 +88,15 @@ fn word_needs_escape(x: u64) -> bool {
         || has_zero_byte(x ^ (ONES * ESCAPE as u64))
 }
 
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of the result is set exactly when that byte of `x` is zero (no
+/// borrow runs between bytes, so none above a zero byte either).
+#[inline(always)]
+fn zero_byte_mask(x: u64) -> u64 {
+    !(((x & LOWS) + LOWS) | x) & HIGHS
+}
+
 #[inline(always)]
 fn word_at(data: &[u8], i: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -275,9 +284,26 @@ impl Deframer {
             // room left cannot run past the buffer; `n <= MAX_FRAME` keeps the room >= 1.
             let (chunk, tail) = run.split_at(run.len().min(FRAME_BUF - self.n));
             let out = &mut self.buf[self.n..self.n + chunk.len()];
-            let mut j = 0;
+            let (mut i, mut j) = (0, 0);
             let mut esc = u32::from(self.escaped);
-            for (i, &b) in chunk.iter().enumerate() {
+            if esc != 0 {
+                out[0] = chunk[0] ^ 0x20;
+                (i, j, esc) = (1, 1, 0);
+            }
+            // Eight bytes at a time, up to the first escape among them: the word is stored
+            // whole, then the escaped byte (the one after the 7D, whatever it is) over the 7D;
+            // a word without 7D advances by eight. No branch on the data. `j <= i` and
+            // `i + 10 <= len` keep every write inside `out`.
+            while i + 10 <= chunk.len() {
+                let x = word_at(chunk, i);
+                let k = (zero_byte_mask(x ^ (ONES * ESCAPE as u64)).trailing_zeros() / 8) as usize;
+                out[j..j + 8].copy_from_slice(&x.to_le_bytes());
+                out[j + k] = chunk[i + k + 1] ^ 0x20;
+                let hit = usize::from(k < 8);
+                j += k + hit;
+                i += k + 2 * hit;
+            }
+            for (i, &b) in chunk.iter().enumerate().skip(i) {
                 // `j <= i` always; saying so lets the compiler drop the bounds check.
                 out[j.min(i)] = b ^ ((esc as u8) << 5);
                 let is_esc = u32::from(b == ESCAPE) & (esc ^ 1);
