@@ -201,23 +201,36 @@ impl std::fmt::Display for HdlcError {
     }
 }
 
-/// Room for one frame of [`MAX_FRAME`] bytes plus the byte that shows it overflowed.
-const FRAME_BUF: usize = MAX_FRAME + 1;
+/// The frame buffer: [`MAX_FRAME`] bytes, and room for the 32-byte copies that may run past the
+/// end of the bytes they carry.
+const BUF_LEN: usize = MAX_FRAME + 32;
 
-/// Index of the first flag in `d`. Eight bytes at a time: the lowest set bit of the
-/// has-zero-byte mask is exact (its false positives only sit above a true zero byte).
+/// Bit k set when `block[k]` (`block` at most 64 bytes) is 7D or 7E.
 #[inline(always)]
-fn find_flag(d: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 8 <= d.len() {
-        let x = word_at(d, i) ^ (ONES * FLAG as u64);
-        let m = x.wrapping_sub(ONES) & !x & HIGHS;
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
+fn special_bitmap(block: &[u8]) -> u64 {
+    let mut ev = 0;
+    let mut words = block.chunks_exact(8);
+    for (k, _) in (0..64).step_by(8).zip(&mut words) {
+        ev |= special_bits(word_at(block, k)) << k;
     }
-    d[i..].iter().position(|&b| b == FLAG).map(|k| i + k)
+    let rem = words.remainder();
+    if !rem.is_empty() {
+        // Zero padding: a zero byte is neither 7D nor 7E.
+        let mut w = [0u8; 8];
+        w[..rem.len()].copy_from_slice(rem);
+        ev |= special_bits(u64::from_le_bytes(w)) << (block.len() - rem.len());
+    }
+    ev
+}
+
+/// Bit k set when byte k of `x` is 7D or 7E: after XOR 7D those are 00 and 03, the only bytes
+/// with bits 2-7 clear and bit 0 equal to bit 1.
+#[inline(always)]
+fn special_bits(x: u64) -> u64 {
+    let y = x ^ (ONES * ESCAPE as u64);
+    let m = zero_byte_mask((y & (ONES * 0xfc)) | ((y ^ (y >> 1)) & ONES));
+    // Gather the high bit of each byte into the low eight bits.
+    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// Incremental deframer: feed bytes with [`Deframer::push_frames`] (frames handed to a
@@ -225,13 +238,13 @@ fn find_flag(d: &[u8]) -> Option<usize> {
 /// [`Deframer::next_frame`].
 #[derive(Debug, Default)]
 pub struct Deframer {
-    /// Unescaped bytes of the frame being assembled are `buf[..n]`; `buf` is sized
-    /// [`FRAME_BUF`] on first use and kept, so unescaping writes by index.
+    /// Unescaped bytes of the frame being assembled are `buf[..n]`, `n <= MAX_FRAME`; `buf` is
+    /// sized [`BUF_LEN`] on first use and kept, so unescaping writes by index.
     buf: Vec<u8>,
     n: usize,
     /// Last byte was an escape.
     escaped: bool,
-    /// The current frame overflowed and is being skipped up to the next flag.
+    /// The current frame overflowed and is being skipped up to the next flag (escapes still count: 7D 7E aborts).
     overflow: bool,
     /// Completed frames (with FCS removed) and errors, for [`Deframer::next_frame`].
     done: std::collections::VecDeque<Result<Vec<u8>, HdlcError>>,
@@ -253,71 +266,85 @@ impl Deframer {
     /// Feed raw bytes read from the pty; call `f` with each complete frame (FCS removed), or
     /// with the error of a dropped one, in order. The slice lives until `f` returns.
     pub fn push_frames(&mut self, data: &[u8], mut f: impl FnMut(Result<&[u8], HdlcError>)) {
-        if self.buf.len() != FRAME_BUF {
-            self.buf.resize(FRAME_BUF, 0);
+        if self.buf.len() != BUF_LEN {
+            self.buf.resize(BUF_LEN, 0);
         }
-        // A scan for the next flag splits the input into runs; each run is unescaped in one
-        // branch-free pass, and each flag ends (or aborts) a frame.
-        let mut rest = data;
-        while let Some(k) = find_flag(rest) {
-            self.unescape_run(&rest[..k]);
-            self.flag(&mut f);
-            rest = &rest[k + 1..];
+        // Bytes before `last` are dealt with.
+        let mut last = 0;
+        if self.escaped && data.first().is_some_and(|&b| b != FLAG) {
+            // The byte after an escape that ended the last push (7D 7E is left to the flag).
+            self.escaped = false;
+            self.put_byte(data[0] ^ 0x20);
+            last = 1;
         }
-        self.unescape_run(rest);
+        // 64 bytes at a time: a bitmap of their 7D and 7E bytes, then the plain bytes up to
+        // each of those are copied as they are. In random data about one byte in eight is
+        // escaped and there is one flag per frame, so the loop runs once per escape.
+        let mut base = 0;
+        while base < data.len() {
+            let mut specials = special_bitmap(&data[base..data.len().min(base + 64)]);
+            while specials != 0 {
+                let p = base + specials.trailing_zeros() as usize;
+                specials &= specials - 1;
+                if p < last {
+                    continue; // a 7D that an escape before it made data
+                }
+                let gap = p - last;
+                if data[p] == ESCAPE
+                    && p + 1 < data.len()
+                    && data[p + 1] != FLAG
+                    && !self.overflow
+                    && self.n + gap < MAX_FRAME
+                    && last + 32 <= data.len()
+                {
+                    // The common case: plain bytes, then an escaped byte, with room for both.
+                    // 32 bytes are copied whatever the gap (most are shorter); what lands past
+                    // the gap is overwritten next, or lies beyond `n`.
+                    let n = self.n;
+                    self.buf[n..n + 32].copy_from_slice(&data[last..last + 32]);
+                    if gap > 32 {
+                        self.buf[n + 32..n + gap].copy_from_slice(&data[last + 32..p]);
+                    }
+                    self.buf[n + gap] = data[p + 1] ^ 0x20;
+                    self.n = n + gap + 1;
+                    last = p + 2;
+                    continue;
+                }
+                self.put_run(&data[last..p]);
+                if data[p] == FLAG {
+                    self.flag(&mut f);
+                    last = p + 1;
+                } else if p + 1 == data.len() || data[p + 1] == FLAG {
+                    // An escape at the end of the push, or "7D 7E" (the flag aborts the frame).
+                    self.escaped = true;
+                    last = p + 1;
+                } else {
+                    self.put_byte(data[p + 1] ^ 0x20);
+                    last = p + 2;
+                }
+            }
+            base += 64;
+        }
+        self.put_run(&data[last..]);
     }
 
-    /// Append `run` (no flag in it), unescaped, to the frame; the escape state carries in and
-    /// out. Each byte is written XOR 0x20 when the previous one was an escape, and an escape
-    /// byte is overwritten by the next: no branch per byte.
-    #[inline(always)]
-    fn unescape_run(&mut self, mut run: &[u8]) {
-        while !run.is_empty() {
-            if self.overflow {
-                // Skipping to the next flag: only the escape state matters (7D 7E aborts).
-                for &b in run {
-                    self.escaped = (b == ESCAPE) & !self.escaped;
-                }
-                return;
-            }
-            // Unescaping never makes more bytes than it reads, so a chunk no longer than the
-            // room left cannot run past the buffer; `n <= MAX_FRAME` keeps the room >= 1.
-            let (chunk, tail) = run.split_at(run.len().min(FRAME_BUF - self.n));
-            let out = &mut self.buf[self.n..self.n + chunk.len()];
-            let (mut i, mut j) = (0, 0);
-            let mut esc = u32::from(self.escaped);
-            if esc != 0 {
-                out[0] = chunk[0] ^ 0x20;
-                (i, j, esc) = (1, 1, 0);
-            }
-            // Eight bytes at a time, up to the first escape among them: the word is stored
-            // whole, then the escaped byte (the one after the 7D, whatever it is) over the 7D;
-            // a word without 7D advances by eight. No branch on the data. `j <= i` and
-            // `i + 10 <= len` keep every write inside `out`.
-            while i + 10 <= chunk.len() {
-                let x = word_at(chunk, i);
-                let k = (zero_byte_mask(x ^ (ONES * ESCAPE as u64)).trailing_zeros() / 8) as usize;
-                out[j..j + 8].copy_from_slice(&x.to_le_bytes());
-                out[j + k] = chunk[i + k + 1] ^ 0x20;
-                let hit = usize::from(k < 8);
-                j += k + hit;
-                i += k + 2 * hit;
-            }
-            for (i, &b) in chunk.iter().enumerate().skip(i) {
-                // `j <= i` always; saying so lets the compiler drop the bounds check.
-                out[j.min(i)] = b ^ ((esc as u8) << 5);
-                let is_esc = u32::from(b == ESCAPE) & (esc ^ 1);
-                j += (is_esc ^ 1) as usize;
-                esc = is_esc;
-            }
-            self.n += j;
-            self.escaped = esc != 0;
-            if self.n > MAX_FRAME {
-                self.overflow = true;
-                self.n = 0;
-            }
-            run = tail;
+    /// Append plain bytes to the frame, or skip them once it is longer than [`MAX_FRAME`].
+    fn put_run(&mut self, run: &[u8]) {
+        if self.overflow {
+            return;
         }
+        if self.n + run.len() > MAX_FRAME {
+            self.overflow = true;
+            self.n = 0;
+            return;
+        }
+        self.buf[self.n..self.n + run.len()].copy_from_slice(run);
+        self.n += run.len();
+    }
+
+    /// Append one unescaped byte, as [`Deframer::put_run`].
+    fn put_byte(&mut self, b: u8) {
+        self.put_run(&[b]);
     }
 
     /// A flag: it ends the frame, or aborts it after an escape ("7D 7E", RFC 1662 §4.4.1).
@@ -470,6 +497,36 @@ mod tests {
                 );
                 assert_eq!(d.next_frame(), None);
             }
+        }
+    }
+
+    #[test]
+    fn max_frame_holds_when_the_last_byte_is_an_escaped_one() {
+        // Every byte escaped (0x01 -> 7D 21), so the byte at the limit arrives as an escape,
+        // with a good frame after it in the same push: MAX_FRAME bytes pass, one more is
+        // TooLong (not a frame one byte too long with a bad FCS).
+        let mut next = Vec::new();
+        encode(&[0x41; 40], &mut next);
+        for (len, want_ok) in [(MAX_FRAME, true), (MAX_FRAME + 1, false)] {
+            let payload = vec![0x01; len - 2];
+            let mut wire = vec![FLAG];
+            for &b in payload
+                .iter()
+                .chain(&(!fcs16(0xffff, &payload)).to_le_bytes())
+            {
+                wire.extend([ESCAPE, b ^ 0x20]);
+            }
+            wire.extend_from_slice(&next);
+            let mut d = Deframer::new();
+            d.push(&wire);
+            let want = if want_ok {
+                Ok(payload)
+            } else {
+                Err(HdlcError::TooLong)
+            };
+            assert_eq!(d.next_frame(), Some(want), "{len} bytes");
+            assert_eq!(d.next_frame(), Some(Ok(vec![0x41; 40])));
+            assert_eq!(d.next_frame(), None);
         }
     }
 
