@@ -210,6 +210,8 @@ const BUF_LEN: usize = MAX_FRAME + 32;
 fn special_bitmap(block: &[u8]) -> u64 {
     let mut ev = 0;
     let mut words = block.chunks_exact(8);
+    // The fixed range bounds the loop at eight words, which the compiler unrolls; iterating
+    // the chunks alone measured about 4% slower.
     for (k, _) in (0..64).step_by(8).zip(&mut words) {
         ev |= special_bits(word_at(block, k)) << k;
     }
@@ -244,7 +246,8 @@ pub struct Deframer {
     n: usize,
     /// Last byte was an escape.
     escaped: bool,
-    /// The current frame overflowed and is being skipped up to the next flag (escapes still count: 7D 7E aborts).
+    /// The current frame overflowed and is being skipped up to the next flag (escapes still
+    /// count: 7D 7E aborts it).
     overflow: bool,
     /// Completed frames (with FCS removed) and errors, for [`Deframer::next_frame`].
     done: std::collections::VecDeque<Result<Vec<u8>, HdlcError>>,
