@@ -1,9 +1,11 @@
 //! Async-HDLC framing (RFC 1662) for the pty between the helper and pppd.
 //!
 //! pppd in its default tty mode writes each PPP frame as `7E frame FCS16 7E`, with 0x7D-escaping.
-//! [`encode`] always escapes every byte below 0x20 plus 0x7D and 0x7E, which any receiver accepts
-//! whatever ACCM was negotiated. [`Deframer`] removes flags and escapes, checks the FCS (good
-//! residue 0xF0B8) and yields the frame without FCS.
+//! [`encode`] escapes every byte below 0x20 plus 0x7D and 0x7E, which any receiver accepts
+//! whatever ACCM was negotiated; [`encode_with`] with [`Escape::FlagsOnly`] escapes only 0x7D
+//! and 0x7E, for a receiver whose ACCM is 0 (see `ppp::RecvAccm` for when pppd's is).
+//! [`Deframer`] removes flags and escapes, checks the FCS (good residue 0xF0B8) and yields the
+//! frame without FCS.
 
 /// Flag byte.
 pub const FLAG: u8 = 0x7e;
@@ -170,14 +172,57 @@ fn escape_bytes(dst: &mut [u8], mut j: usize, src: &[u8]) -> usize {
     j
 }
 
-/// Append `7E frame FCS 7E`, escaped, to `out`.
-pub fn encode(frame: &[u8], out: &mut Vec<u8>) {
-    out.reserve(frame.len() + frame.len() / 8 + 8);
-    out.push(FLAG);
-    push_escaped(out, frame);
+/// Append `src` to `out` with only 7D and 7E escaped: the plain runs between them (in random
+/// data about 128 bytes long) are copied whole.
+fn push_flags_escaped(out: &mut Vec<u8>, src: &[u8]) {
+    let mut last = 0;
+    let mut base = 0;
+    while base < src.len() {
+        let mut specials = special_bitmap(&src[base..src.len().min(base + 64)]);
+        while specials != 0 {
+            let p = base + specials.trailing_zeros() as usize;
+            specials &= specials - 1;
+            out.extend_from_slice(&src[last..p]);
+            out.extend_from_slice(&[ESCAPE, src[p] ^ 0x20]);
+            last = p + 1;
+        }
+        base += 64;
+    }
+    out.extend_from_slice(&src[last..]);
+}
+
+/// Which bytes [`encode_with`] escapes (RFC 1662 section 7.1: the receiver's ACCM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// Every byte below 0x20, and 0x7D and 0x7E: accepted whatever ACCM is in force.
+    AllControl,
+    /// Only 0x7D and 0x7E: for a receiver whose ACCM is 0.
+    FlagsOnly,
+}
+
+/// Append `7E frame FCS 7E`, escaped as `escape` says, to `out`.
+pub fn encode_with(frame: &[u8], escape: Escape, out: &mut Vec<u8>) {
     let fcs = !fcs16(0xffff, frame);
-    push_escaped(out, &fcs.to_le_bytes());
+    match escape {
+        Escape::AllControl => {
+            out.reserve(frame.len() + frame.len() / 8 + 8);
+            out.push(FLAG);
+            push_escaped(out, frame);
+            push_escaped(out, &fcs.to_le_bytes());
+        }
+        Escape::FlagsOnly => {
+            out.reserve(frame.len() + frame.len() / 64 + 8);
+            out.push(FLAG);
+            push_flags_escaped(out, frame);
+            push_flags_escaped(out, &fcs.to_le_bytes());
+        }
+    }
     out.push(FLAG);
+}
+
+/// Append `7E frame FCS 7E`, every control byte escaped, to `out`.
+pub fn encode(frame: &[u8], out: &mut Vec<u8>) {
+    encode_with(frame, Escape::AllControl, out);
 }
 
 /// What went wrong with one frame (the deframer drops it and goes on).
@@ -579,10 +624,14 @@ mod tests {
 
     /// The plain encoder the fast one must equal.
     fn encode_reference(frame: &[u8]) -> Vec<u8> {
+        encode_reference_with(frame, Escape::AllControl)
+    }
+
+    fn encode_reference_with(frame: &[u8], escape: Escape) -> Vec<u8> {
         let mut out = vec![FLAG];
         let fcs = !fcs_reference(0xffff, frame);
         for &b in frame.iter().chain(fcs.to_le_bytes().iter()) {
-            if b < 0x20 || b == FLAG || b == ESCAPE {
+            if (b < 0x20 && escape == Escape::AllControl) || b == FLAG || b == ESCAPE {
                 out.extend([ESCAPE, b ^ 0x20]);
             } else {
                 out.push(b);
@@ -629,7 +678,41 @@ mod tests {
             let mut out = Vec::new();
             encode(&f, &mut out);
             assert_eq!(out, encode_reference(&f), "frame {f:02x?}");
+            let mut out = vec![0xaa];
+            encode_with(&f, Escape::FlagsOnly, &mut out);
+            assert_eq!(
+                out[1..],
+                encode_reference_with(&f, Escape::FlagsOnly),
+                "frame {f:02x?}"
+            );
         }
+    }
+
+    #[test]
+    fn flags_only_leaves_control_bytes_and_the_deframer_takes_them() {
+        // Every byte value, and each special one at a 64-byte block's first and last place.
+        let mut frame: Vec<u8> = (0..=255u8).collect();
+        frame.extend([0x7e; 70]);
+        frame[63] = 0x7d;
+        frame[64] = 0x7e;
+        frame[127] = 0x7e;
+        let mut out = Vec::new();
+        encode_with(&frame, Escape::FlagsOnly, &mut out);
+        let body = &out[1..out.len() - 1];
+        assert!(!body.contains(&FLAG));
+        // Control bytes go as they are: 0x00-0x1f appear unescaped, in order.
+        assert!(body.windows(32).any(|w| w == (0..32u8).collect::<Vec<_>>()));
+        let specials = frame.iter().filter(|&&b| b == FLAG || b == ESCAPE).count();
+        let fcs = !fcs16(0xffff, &frame);
+        let fcs_specials = fcs
+            .to_le_bytes()
+            .iter()
+            .filter(|&&b| b == FLAG || b == ESCAPE)
+            .count();
+        assert_eq!(out.len(), frame.len() + 2 + 2 + specials + fcs_specials);
+        let mut d = Deframer::new();
+        d.push(&out);
+        assert_eq!(d.next_frame(), Some(Ok(frame)));
     }
 
     #[test]
