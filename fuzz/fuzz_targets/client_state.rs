@@ -8,6 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sstp_proto::client::{Client, Config, Event, Timers};
+use sstp_proto::hdlc;
 use sstp_proto::secret::Secret;
 use sstp_proto::wire::{self, Packet};
 use std::time::{Duration, Instant};
@@ -55,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
 
     // pppd's first LCP Configure-Request, before the server's PPP has said anything: the
     // server's first frames are held back from pppd until it is answered.
-    c.handle_ppp_frame(&[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4], t0);
+    // It asks for ACCM 0, so that a server's Ack can switch the escaping toward pppd.
+    c.handle_ppp_frame(
+        &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 10, 2, 6, 0, 0, 0, 0],
+        t0,
+    );
+    assert_eq!(c.pty_escape(), hdlc::Escape::AllControl);
     drain(&mut c, &mut tx, &mut to_pppd);
     let (a, b) = data.split_at(data.len() / 2);
     let mut now = t0 + Duration::from_millis(1);
@@ -64,6 +70,10 @@ fuzz_target!(|data: &[u8]| {
     let send = Secret::new(vec![7; 16]);
     let recv = Secret::new(vec![9; 16]);
     let connected = c.handle_auth_keys(&send, &recv, now);
+    // Control bytes go unescaped to pppd only once it is past LCP (the keys were taken).
+    if c.pty_escape() == hdlc::Escape::FlagsOnly {
+        assert!(connected);
+    }
     c.handle_ppp_frame(&[0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20], now);
     drain(&mut c, &mut tx, &mut to_pppd);
     c.handle_tls_bytes(b, now);

@@ -818,7 +818,8 @@ where
             }
         }
         let out = &mut self.pty_out;
-        self.client.poll_ppp(|f| hdlc::encode(f, out));
+        let escape = self.client.pty_escape();
+        self.client.poll_ppp(|f| hdlc::encode_with(f, escape, out));
         if self.pty.is_none() {
             // pppd is gone: nobody will take these.
             self.pty_out.clear();

@@ -10,6 +10,7 @@
 //! Every method takes `now`; there is no clock, socket or thread inside.
 
 use crate::binding::{self, HashProtocol, HlakSource};
+use crate::hdlc::Escape;
 use crate::http::{self, HttpError};
 use crate::ppp::{self, AuthMethod, Observation};
 use crate::secret::Secret;
@@ -235,6 +236,8 @@ pub struct Client {
     /// answered it (its identifier, the whole frame); sent once more at `lcp_resend_at`.
     early_lcp_req: Option<(u8, Vec<u8>)>,
     lcp_resend_at: Option<Instant>,
+    /// pppd's receive ACCM, from the LCP frames passing through: how frames for it are escaped.
+    accm: ppp::RecvAccm,
     /// Hello timer: last time any packet arrived.
     last_rx: Instant,
     /// An Echo Request is outstanding since then.
@@ -272,6 +275,7 @@ impl Client {
             peer_ppp_seen: false,
             early_lcp_req: None,
             lcp_resend_at: None,
+            accm: ppp::RecvAccm::default(),
             events: VecDeque::new(),
             last_rx: now,
             echo_sent: None,
@@ -286,6 +290,13 @@ impl Client {
     /// them in order.
     pub fn transmit(&mut self) -> &mut Vec<u8> {
         &mut self.tx
+    }
+
+    /// How the frames from [`Client::poll_ppp`] must be HDLC-escaped for pppd now: only 7D and
+    /// 7E once pppd is past LCP with a receive ACCM of 0 (see [`ppp::RecvAccm`]), every control
+    /// byte before that and whenever LCP starts over.
+    pub fn pty_escape(&self) -> Escape {
+        self.accm.escape()
     }
 
     /// Call `f` with each PPP frame for pppd, oldest first.
@@ -460,6 +471,7 @@ impl Client {
             }
         }
         if ppp::is_control(proto) {
+            self.accm.from_server(frame);
             match ppp::observe(frame, true) {
                 Some(Observation::AuthRejected(t)) => self.events.push_back(Event::AuthRejected(t)),
                 Some(Observation::AuthSucceeded) => self.events.push_back(Event::AuthSucceeded),
@@ -681,6 +693,7 @@ impl Client {
             return;
         };
         if ppp::is_control(proto) {
+            self.accm.from_pppd(frame);
             if let Some(Observation::AuthAgreed(m)) = ppp::observe(frame, false) {
                 self.events.push_back(Event::AuthAgreed(m));
             }
@@ -719,6 +732,9 @@ impl Client {
         let msg = binding::call_connected(hash, &nonce, cert_hash, &hlak);
         self.tx.extend_from_slice(&msg);
         // LCP is long done: nothing of it is ever resent or held.
+        if self.accm.past_lcp() {
+            debug!("PPP: pppd receives with ACCM 0: only 7D and 7E are escaped toward it");
+        }
         self.early_lcp_req = None;
         self.lcp_resend_at = None;
         self.ppp_held = None;

@@ -757,3 +757,34 @@ fn a_flood_while_held_ends_the_hold() {
     s.feed(&server_frame(&echo));
     assert_eq!(to_pppd(&mut s), vec![echo], "no longer held");
 }
+
+/// `ff 03 c0 21`, code, id, the options pppd asks for first (ACCM 0, a magic number).
+fn lcp_accm0(code: u8, id: u8) -> Vec<u8> {
+    vec![
+        0xff, 0x03, 0xc0, 0x21, code, id, 0x00, 0x10, 2, 6, 0, 0, 0, 0, 5, 6, 1, 2, 3, 4,
+    ]
+}
+
+#[test]
+fn control_bytes_go_unescaped_only_after_the_keys_with_accm_0_agreed() {
+    let mut s = pppd_asked_first(1);
+    s.c.handle_ppp_frame(&lcp_accm0(1, 2), s.now);
+    s.feed(&server_frame(&lcp_accm0(2, 2)));
+    assert_eq!(to_pppd(&mut s), vec![lcp_accm0(2, 2)]);
+    // Agreed, but pppd takes the map only when LCP is up: the keys (after authentication)
+    // show that it is.
+    assert_eq!(s.c.pty_escape(), Escape::AllControl);
+    assert!(s
+        .c
+        .handle_auth_keys(&Secret::new(vec![1; 16]), &Secret::new(vec![2; 16]), s.now));
+    assert_eq!(s.c.pty_escape(), Escape::FlagsOnly);
+    // The server restarts LCP: full escaping from that frame on.
+    s.feed(&server_frame(&lcp_pkt(1, 9)));
+    assert_eq!(s.c.pty_escape(), Escape::AllControl);
+
+    // A server that acknowledged a request without ACCM: full escaping throughout.
+    let mut s = pppd_asked_first(1);
+    s.feed(&server_frame(&lcp_pkt(2, 1)));
+    s.c.handle_auth_keys(&Secret::default(), &Secret::default(), s.now);
+    assert_eq!(s.c.pty_escape(), Escape::AllControl);
+}
