@@ -23,6 +23,34 @@ pub fn frame_ok(got: &[u8], want: &[u8]) -> bool {
     got == want || got == &want[2..]
 }
 
+/// pppd's usual first frame, an LCP Configure-Request: `ff 03 c021`, code 1, id 1, length 16,
+/// ACCM 0 (2, 6, 4 bytes) as pppd asks by default, a magic number (5, 6, 4 bytes). The pppd
+/// stand-in sends it for ours and the benchmark for sstpc, and both wait for the bench-mode
+/// server's Configure-Ack before the keys are handed over, as pppd reaches LCP Opened before
+/// it authenticates.
+pub fn lcp_configure_request() -> Vec<u8> {
+    vec![
+        0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x10, 0x02, 0x06, 0x00, 0x00, 0x00, 0x00, 0x05,
+        0x06, 0x12, 0x34, 0x56, 0x78,
+    ]
+}
+
+/// The LCP Configure-Ack of `frame` when it is an LCP Configure-Request (with or without
+/// `FF 03`): the same packet with code 2, as a peer that accepts every option answers.
+pub fn lcp_configure_ack(frame: &[u8]) -> Option<Vec<u8>> {
+    let at = if frame.starts_with(&[0xff, 0x03]) {
+        4
+    } else {
+        2
+    };
+    if frame.get(at - 2..at) != Some(&[0xc0, 0x21][..]) || frame.get(at) != Some(&1) {
+        return None;
+    }
+    let mut ack = frame.to_vec();
+    ack[at] = 2;
+    Some(ack)
+}
+
 /// A PPP control frame (protocol 0x8000 and up: LCP, IPCP, authentication), with or without
 /// `FF 03`.
 pub fn is_ppp_control(f: &[u8]) -> bool {
@@ -51,6 +79,21 @@ mod tests {
         assert!(!is_ppp_control(&f));
         assert!(is_ppp_control(&[0xff, 0x03, 0xc0, 0x21, 1]));
         assert!(is_ppp_control(&[0x80, 0x21, 1]));
+        let req = [0xff, 0x03, 0xc0, 0x21, 1, 7, 0, 4];
+        assert_eq!(
+            lcp_configure_ack(&req),
+            Some(vec![0xff, 0x03, 0xc0, 0x21, 2, 7, 0, 4])
+        );
+        assert_eq!(
+            lcp_configure_ack(&req[2..]),
+            Some(vec![0xc0, 0x21, 2, 7, 0, 4])
+        );
+        assert_eq!(
+            lcp_configure_ack(&[0xff, 0x03, 0xc0, 0x21, 2, 7, 0, 4]),
+            None
+        );
+        assert_eq!(lcp_configure_ack(&f), None);
+        assert_eq!(lcp_configure_ack(&[0xc0]), None);
         // Some bytes need escaping, as in real traffic.
         assert!(f.iter().any(|&b| b < 0x20));
     }

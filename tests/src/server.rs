@@ -801,6 +801,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                     return Ok(Flow::Continue);
                 }
+                if let (Mode::BenchSink(_) | Mode::BenchSource(_) | Mode::BenchEcho(_), Some(ack)) =
+                    (self.mode, crate::bench::lcp_configure_ack(frame))
+                {
+                    // As a PPP peer that accepts pppd's options (its ACCM 0 included).
+                    let mut out = Vec::new();
+                    wire::encode_data(&ack, &mut out);
+                    self.send(&out).await?;
+                    return Ok(Flow::Continue);
+                }
                 if matches!(
                     self.mode,
                     Mode::Normal

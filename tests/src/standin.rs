@@ -60,8 +60,9 @@ pub enum Mode {
     },
     /// Full start-up, then count the frames the helper writes (like `Idle`, named for intent).
     Sink,
-    /// Full start-up, then leave the pty alone (no reading either): the benchmark's pump
-    /// opens the pty itself and does the data phase.
+    /// As pppd, wait for the server's LCP Configure-Ack of the first frame (the bench-mode
+    /// server sends one) before authenticating; after start-up leave the pty alone (no reading
+    /// either): the benchmark's pump opens the pty itself and does the data phase.
     Bench,
 }
 

@@ -132,12 +132,33 @@ fn recv(sock: &mut UnixStream) -> std::io::Result<Msg> {
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-/// An LCP Configure-Request, as pppd's first frame.
-fn lcp_configure_request() -> Vec<u8> {
-    // ff 03 c021 | code 1, id 1, length 10 | magic number option (5, 6, 4 bytes).
-    vec![
-        0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x0a, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78,
-    ]
+/// Read the pty until the server's LCP Configure-Ack of `request` arrives, as pppd reaches
+/// LCP Opened before it authenticates (10 s at most).
+fn wait_lcp_ack(tty: &mut File, request: &[u8]) -> Result<(), String> {
+    let Some(ack) = sstp_tests::bench::lcp_configure_ack(request) else {
+        return Err("not an LCP Configure-Request".into());
+    };
+    let mut d = hdlc::Deframer::new();
+    let mut buf = vec![0u8; 4096];
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut t = tty.try_clone().map_err(|e| format!("dup tty: {e}"))?;
+    // A thread reads, so that the wait has a deadline without touching the tty's flags.
+    std::thread::spawn(move || loop {
+        match t.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                d.push(&buf[..n]);
+                while let Some(f) = d.next_frame() {
+                    if f.is_ok_and(|f| f == ack || f == ack[2..]) {
+                        let _ = tx.send(());
+                        return;
+                    }
+                }
+            }
+            _ => return,
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "no LCP Configure-Ack from the server".to_string())
 }
 
 fn ipv4_frame(len: usize) -> Vec<u8> {
@@ -221,11 +242,14 @@ fn run() -> Result<(), String> {
         .write(true)
         .open(&device)
         .map_err(|e| format!("open {}: {e}", device.display()))?;
-    let first = lcp_configure_request();
+    let first = sstp_tests::bench::lcp_configure_request();
     let mut enc = Vec::new();
     hdlc::encode(&first, &mut enc);
     write_frame(&mut tty, &enc, first.len()).map_err(|e| format!("tty write: {e}"))?;
-    if mode != Mode::Bench {
+    if mode == Mode::Bench {
+        wait_lcp_ack(&mut tty, &first)?;
+        report("lcp-ack");
+    } else {
         reader_thread(tty.try_clone().map_err(|e| format!("dup tty: {e}"))?);
     }
 

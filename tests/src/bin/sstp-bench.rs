@@ -415,6 +415,13 @@ fn start_sstpc(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    // pppd's part before authentication: LCP, as the stand-in does for ours.
+    if let Err(e) = lcp_exchange(&slave) {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&sock);
+        return Err(client_failed(&format!("sstpc: {e}"), dir));
+    }
     std::thread::sleep(Duration::from_millis(5));
     let (s, r) = standin::keys(7);
     let handoff = (|| -> std::io::Result<()> {
@@ -443,6 +450,46 @@ fn start_sstpc(
         }
     };
     Ok((run, connect_ms))
+}
+
+/// Write pppd's first LCP Configure-Request to the pty and read until the server's
+/// Configure-Ack of it comes back (10 s at most).
+fn lcp_exchange(tty: &File) -> Result<(), String> {
+    let req = bench::lcp_configure_request();
+    let ack = bench::lcp_configure_ack(&req).ok_or("no LCP request")?;
+    let mut enc = Vec::new();
+    hdlc::encode(&req, &mut enc);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut off = 0;
+    while off < enc.len() {
+        match (&*tty).write(&enc[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                wait_fd(tty, PollFlags::POLLOUT);
+            }
+            Err(e) => return Err(format!("pty write: {e}")),
+        }
+    }
+    let mut d = hdlc::Deframer::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match (&*tty).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                d.push(&buf[..n]);
+                while let Some(f) = d.next_frame() {
+                    if f.is_ok_and(|f| bench::frame_ok(&f, &ack)) {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                wait_fd(tty, PollFlags::POLLIN);
+            }
+            Err(e) => return Err(format!("pty read: {e}")),
+        }
+    }
+    Err("no LCP Configure-Ack from the server".into())
 }
 
 fn client_failed(what: &str, dir: &Path) -> String {
