@@ -557,6 +557,17 @@ scen_sstpd_full() {   # mschap | pap
         fail "ip -4 addr show $PPPIF: $(grep -m1 inet "$OUT/ppp-addr.txt" | xargs)"
     fi
     check_ping $PPP_LOCAL 3
+    if [ "$CLIENT" = ours ] && [ "$HELPER_LOGLEVEL" = debug ]; then
+        # pppd asked for ACCM 0 and the server acknowledged it: once pppd handed over its keys
+        # (so LCP is up in it), the helper escapes only 7D/7E toward it. The kernel's ppp_async
+        # drops unescaped control bytes outside its receive ACCM, so the ping above and the
+        # transfer below (IP headers are full of bytes < 0x20) pass only if pppd took the map.
+        if grep -q "pppd receives with ACCM 0" "$CLOG"; then
+            pass "LCP agreed ACCM 0 for pppd: the helper writes control bytes to it unescaped from the keys on"
+        else
+            fail "the helper never switched to ACCM 0 escaping toward pppd (see $CLOG)"
+        fi
+    fi
     [ "$auth" = mschap ] && [ "$CLIENT" = ours ] && secrets_snapshot
     if [ "${XFER:-1}" = 1 ]; then
         if [ "$PING_OK" = 1 ]; then

@@ -146,6 +146,11 @@ if CLI ping -c 3 -W 3 10.77.0.1 > "$OUT/ping.txt" 2>&1; then
 else
     fail "ping through the tunnel: $(tail -2 "$OUT/ping.txt" | tr '\n' ' ')"
 fi
+# Control bytes went to pppd unescaped from the keys on (ACCM 0 agreed in LCP): the ping above
+# passes only if pppd 2.5's ppp_async took that map.
+grep -q "pppd receives with ACCM 0" "$OUT/client.log" \
+    && pass "LCP agreed ACCM 0 for pppd 2.5.2: the helper writes control bytes to it unescaped" \
+    || fail "the helper never switched to ACCM 0 escaping toward pppd 2.5.2"
 for i in $(seq 50); do grep -qE "Crypto Binding is (valid|invalid)" "$OUT/sstpd.log" && break; sleep 0.1; done
 nv=$(grep -c "Crypto Binding is valid" "$OUT/sstpd.log"); ni=$(grep -c "Crypto Binding is invalid" "$OUT/sstpd.log")
 [ "$nv" = 1 ] && [ "$ni" = 0 ] && pass "sstpd: Crypto Binding is valid (x$nv, 0 invalid)" \
