@@ -372,8 +372,8 @@ impl Client {
         if matches!(self.state, State::Closed) {
             return;
         }
-        self.rx.extend_from_slice(data);
         if let State::Http { .. } = self.state {
+            self.rx.extend_from_slice(data);
             match http::parse_response(&self.rx) {
                 Ok(None) => return,
                 Ok(Some((resp, used))) => {
@@ -396,6 +396,44 @@ impl Client {
                     return;
                 }
             }
+            // SSTP bytes that came in the same read as the response.
+            let rest = std::mem::take(&mut self.rx);
+            self.handle_sstp_bytes(&rest, now);
+            return;
+        }
+        self.handle_sstp_bytes(data, now);
+    }
+
+    /// SSTP packets: whole ones are handled in place in `data`; only a packet cut by the end of
+    /// a read is copied, into `rx`, until the rest arrives.
+    fn handle_sstp_bytes(&mut self, mut data: &[u8], now: Instant) {
+        if !self.rx.is_empty() {
+            // `rx` holds the start of one packet: complete its header, then its body.
+            let want = loop {
+                let want = match wire::packet_len(&self.rx) {
+                    Ok(Some(len)) => len,
+                    Ok(None) => wire::HEADER_LEN,
+                    Err(e) => {
+                        // §3.1.5.1: framing lost, drop without a message.
+                        self.rx.clear();
+                        self.close(CloseReason::Framing(e));
+                        return;
+                    }
+                };
+                if self.rx.len() >= want {
+                    break want;
+                }
+                if data.is_empty() {
+                    return;
+                }
+                let take = (want - self.rx.len()).min(data.len());
+                self.rx.extend_from_slice(&data[..take]);
+                data = &data[take..];
+            };
+            let mut pkt = std::mem::take(&mut self.rx);
+            self.handle_packet(&pkt[..want], now);
+            pkt.clear();
+            self.rx = pkt;
         }
         let mut off = 0;
         loop {
@@ -403,8 +441,8 @@ impl Client {
                 self.rx.clear();
                 return;
             }
-            let len = match wire::packet_len(&self.rx[off..]) {
-                Ok(Some(len)) if off + len <= self.rx.len() => len,
+            let len = match wire::packet_len(&data[off..]) {
+                Ok(Some(len)) if off + len <= data.len() => len,
                 Ok(_) => break,
                 Err(e) => {
                     // §3.1.5.1: framing lost, drop without a message.
@@ -413,12 +451,10 @@ impl Client {
                     return;
                 }
             };
-            let pkt = std::mem::take(&mut self.rx);
-            self.handle_packet(&pkt[off..off + len], now);
-            self.rx = pkt;
+            self.handle_packet(&data[off..off + len], now);
             off += len;
         }
-        self.rx.drain(..off);
+        self.rx.extend_from_slice(&data[off..]);
     }
 
     fn handle_packet(&mut self, bytes: &[u8], now: Instant) {

@@ -251,6 +251,35 @@ fn split_and_coalesced_packets() {
     let mut n2 = 0;
     s2.c.poll_ppp(|_| n2 += 1);
     assert_eq!(n2, 3);
+    // Three reads, cut anywhere: whole packets are taken from the read itself, a cut one
+    // is completed from the next read(s). The same frames in the same order every time.
+    let frames = |s: &mut Sim| {
+        let mut v = Vec::new();
+        s.c.poll_ppp(|f| v.push(f.to_vec()));
+        v
+    };
+    let want = vec![lcp(); 3];
+    for i in 0..all.len() {
+        for j in i..all.len() {
+            let mut s3 = Sim::new();
+            s3.feed(&all[..i]);
+            s3.feed(&all[i..j]);
+            s3.feed(&all[j..]);
+            assert_eq!(frames(&mut s3), want, "cut at {i} and {j}");
+            assert!(s3.closed().is_none(), "cut at {i} and {j}");
+        }
+    }
+    // A data packet cut inside its header, with the next packet in the same read as its rest.
+    let mut pkts = Vec::new();
+    wire::encode_data(&ip(), &mut pkts);
+    wire::encode_data(&lcp(), &mut pkts);
+    for cut in 1..pkts.len() {
+        let mut s4 = Sim::new();
+        s4.connected();
+        s4.feed(&pkts[..cut]);
+        s4.feed(&pkts[cut..]);
+        assert_eq!(frames(&mut s4), vec![ip(), lcp()], "cut at {cut}");
+    }
 }
 
 #[test]
