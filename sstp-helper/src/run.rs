@@ -49,9 +49,6 @@ const PTY_READ_MAX: usize = 64 * 1024;
 /// record).
 const TLS_READ_MORE_ROOM: usize = 16 * 1024 + 256;
 
-/// Written bytes at the front of the TLS and pty queues are dropped once they reach this much.
-const TLS_COMPACT_AT: usize = 64 * 1024;
-
 /// Room the TLS and pty queues have above their high-water marks. A read taken at the room
 /// left below the mark can overshoot it a little: SSTP headers going up (plus a frame begun in
 /// an earlier read), HDLC escapes going down. With this slack the queues are allocated once
@@ -680,12 +677,10 @@ where
                 w = pty_write(&self.pty, &self.pty_out[self.pty_off..]), if pty_pending => match w {
                     Ok(n) => {
                         self.pty_off += n;
+                        // The written front of a queue that is not empty yet is dropped by
+                        // queue_room(), when a read would not fit behind it.
                         if self.pty_off == self.pty_out.len() {
                             self.pty_out.clear();
-                            self.pty_off = 0;
-                        } else if self.pty_off >= TLS_COMPACT_AT {
-                            // More keeps arriving behind: drop the written part now and then.
-                            self.pty_out.drain(..self.pty_off);
                             self.pty_off = 0;
                         }
                     }
@@ -702,9 +697,6 @@ where
                             self.tls_off += n;
                             if self.tls_off == self.tls_out.len() {
                                 self.tls_out.clear();
-                                self.tls_off = 0;
-                            } else if self.tls_off >= TLS_COMPACT_AT {
-                                self.tls_out.drain(..self.tls_off);
                                 self.tls_off = 0;
                             }
                             self.tls_written += n as u64;
