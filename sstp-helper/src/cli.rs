@@ -111,7 +111,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub status_fd: Option<i32>,
 
-    /// TCP connect timeout in seconds (per address).
+    /// TCP connect timeout in seconds (per address); also bounds the TLS handshake.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub connect_timeout: u64,
 

@@ -410,7 +410,16 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
                 }
             }
         }
-        let (tls, peer) = tls::connect(tcp, &s.name, &s.tls).await?;
+        // A server (or middlebox) that takes the connection but never finishes the handshake
+        // must not hold the helper forever: the same bound as the TCP connect.
+        let (tls, peer) = timeout(s.connect_timeout, tls::connect(tcp, &s.name, &s.tls))
+            .await
+            .map_err(|_| {
+                tls::TlsError::Handshake(format!(
+                    "no answer from the server within {} s (--connect-timeout)",
+                    s.connect_timeout.as_secs()
+                ))
+            })??;
         Ok::<_, Error>((tls, peer, route))
     };
     // the server route lives until this function returns (dropped after pppd is gone)

@@ -62,6 +62,31 @@ fn reset_during_tls_handshake() {
     h.assert_nothing_left();
 }
 
+/// A server that takes the connection and never answers the ClientHello: the handshake is
+/// bounded by --connect-timeout (5 s in these tests), not left to hang until a signal.
+#[test]
+fn silent_tls_server_times_out() {
+    let (addr, srv, h) = scenario(Mode::TlsSilent, LeafKind::Good);
+    let o = h.run(&addr.to_string(), &[]);
+    o.assert_exit(5);
+    o.assert_error(&[
+        "TLS handshake",
+        "no answer",
+        "within 5 s",
+        "--connect-timeout",
+    ]);
+    assert!(
+        o.elapsed >= Duration::from_millis(4900),
+        "gave up after {:?}, before the 5 s bound",
+        o.elapsed
+    );
+    o.assert_within(Duration::from_secs(8));
+    assert_eq!(srv.connections(), 1);
+    assert!(srv.http_requests().is_empty());
+    h.assert_pppd_not_started();
+    h.assert_nothing_left();
+}
+
 /// The certificate scenarios: the helper must reject before it sends any HTTP.
 fn cert_rejected(leaf: LeafKind, extra: &[&str], words: &[&str]) {
     let (addr, srv, h) = scenario(Mode::Normal, leaf);
