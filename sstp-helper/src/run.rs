@@ -138,12 +138,9 @@ impl Settings {
         let plugin = plugin.canonicalize().unwrap_or(plugin);
         let correlation_id = match &args.uuid {
             Some(u) => u.clone(),
-            None => {
-                let mut b = [0u8; 16];
-                openssl::rand::rand_bytes(&mut b)
-                    .map_err(|e| Error::Internal(format!("random GUID: {e}")))?;
-                sstp_proto::http::guid_from_random(b)
-            }
+            None => sstp_proto::http::guid_from_random(
+                random_16().map_err(|e| Error::Internal(format!("random GUID: getrandom: {e}")))?,
+            ),
         };
         Ok(Settings {
             host,
@@ -342,6 +339,28 @@ pub async fn connect_tcp(host: &str, port: u16, each: Duration) -> Result<TcpStr
     Err(Error::Connect { target, why: last })
 }
 
+/// 16 bytes from the kernel's CSPRNG. Not OpenSSL's RAND: that would start OpenSSL (config
+/// file, providers, DRBG) before the TCP connect, where it cannot overlap the network.
+fn random_16() -> std::io::Result<[u8; 16]> {
+    let mut b = [0u8; 16];
+    let mut got = 0;
+    while got < b.len() {
+        let rest = &mut b[got..];
+        // SAFETY: the pointer and length describe `rest`, a live, writable slice of `b`;
+        // getrandom(2) writes at most that many bytes into it.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        } else {
+            got += n as usize;
+        }
+    }
+    Ok(b)
+}
+
 /// Run one connection until it ends. `Ok` means it was closed on request.
 pub async fn run(s: Settings) -> Result<(), Error> {
     let mut signals = Signals::new()?;
@@ -399,7 +418,18 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
     let mut link = PluginLink::bind()?;
     info!("connecting to {}:{}", s.host, s.port);
     let connect = async {
-        let tcp = open_tcp(&s.host, s.port, s.proxy.as_ref(), s.connect_timeout).await?;
+        // OpenSSL's start-up and the trust store are CPU work that does not need the
+        // connection: do it while the TCP handshake is on the wire. The yield lets the
+        // connect attempts (tasks of their own) send their SYNs first.
+        let (tcp, ctx) = tokio::join!(
+            open_tcp(&s.host, s.port, s.proxy.as_ref(), s.connect_timeout),
+            async {
+                tokio::task::yield_now().await;
+                tls::context(&s.tls)
+            }
+        );
+        let tcp = tcp?;
+        let ctx = ctx?;
         let mut route = None;
         if let Ok(a) = tcp.peer_addr() {
             s.report(&Msg::Server(a.ip()));
@@ -412,7 +442,7 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         }
         // A server (or middlebox) that takes the connection but never finishes the handshake
         // must not hold the helper forever: the same bound as the TCP connect.
-        let (tls, peer) = timeout(s.connect_timeout, tls::connect(tcp, &s.name, &s.tls))
+        let (tls, peer) = timeout(s.connect_timeout, tls::connect(&ctx, tcp, &s.name, &s.tls))
             .await
             .map_err(|_| {
                 tls::TlsError::Handshake(format!(
@@ -1149,6 +1179,23 @@ fn eap_key_error(method: Option<AuthMethod>, send_key_len: usize) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn correlation_ids_are_random() {
+        let a = random_16().unwrap();
+        let b = random_16().unwrap();
+        assert_ne!(a, b, "two draws of 128 bits were equal");
+        assert_ne!(a, [0u8; 16]);
+        // a few draws cover every byte position with a non-zero byte (a short read that
+        // left a tail unwritten would show as zeros there)
+        let mut seen = [0u8; 16];
+        for _ in 0..8 {
+            for (s, x) in seen.iter_mut().zip(random_16().unwrap()) {
+                *s |= x;
+            }
+        }
+        assert!(seen.iter().all(|&x| x != 0), "{seen:?}");
+    }
 
     #[test]
     fn eap_with_short_keys_is_refused_with_a_reason() {

@@ -841,12 +841,17 @@ fn classify_handshake_error(
 /// Runs the TLS handshake over `tcp` and authenticates the server as
 /// `host` (a DNS name or an IP literal, optionally in `[...]`, without port)
 /// according to `opts`; see the module documentation for the policy.
+///
+/// `ctx` comes from [`context`] with the same `opts`; building it is most of the CPU work
+/// before the first TLS byte (OpenSSL's start-up, the trust store), so the caller can do it
+/// while the TCP connection is still being set up.
 pub async fn connect(
+    ctx: &SslContext,
     tcp: TcpStream,
     host: &str,
     opts: &TlsOptions,
 ) -> Result<(SslStream<TcpStream>, PeerInfo), TlsError> {
-    match handshake(tcp, host, opts, false).await? {
+    match handshake(Some(ctx), tcp, host, opts, false).await? {
         (stream, Some(info)) => Ok((stream, info)),
         (_, None) => Err(TlsError::Handshake("no peer information".to_owned())),
     }
@@ -859,10 +864,17 @@ pub async fn connect_unchecked(
     host: &str,
     opts: &TlsOptions,
 ) -> Result<SslStream<TcpStream>, TlsError> {
-    Ok(handshake(tcp, host, opts, true).await?.0)
+    Ok(handshake(None, tcp, host, opts, true).await?.0)
+}
+
+/// The TLS client context for `opts` (versions, ciphers, trust store, key log), for
+/// [`connect`].
+pub fn context(opts: &TlsOptions) -> Result<SslContext, TlsError> {
+    build_context(opts)
 }
 
 async fn handshake(
+    ctx: Option<&SslContext>,
     tcp: TcpStream,
     host: &str,
     opts: &TlsOptions,
@@ -875,8 +887,15 @@ async fn handshake(
     let host_ip: Option<IpAddr> = bare.parse().ok();
     let pin_only = opts.pin_sha256.is_some() && opts.ca_cert.is_none() && !opts.insecure;
 
-    let ctx = build_context(opts)?;
-    let mut ssl = Ssl::new(&ctx).map_err(config_err("cannot create the TLS session"))?;
+    let built;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => {
+            built = build_context(opts)?;
+            &built
+        }
+    };
+    let mut ssl = Ssl::new(ctx).map_err(config_err("cannot create the TLS session"))?;
 
     let sni_name = normalize_sni(bare);
     if opts.sni && host_ip.is_none() && !sni_name.is_empty() {

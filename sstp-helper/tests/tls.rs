@@ -273,8 +273,9 @@ async fn connect_to(
     host: &str,
     opts: &TlsOptions,
 ) -> Result<(SslStream<TcpStream>, PeerInfo), TlsError> {
+    let ctx = tls::context(opts)?;
     let tcp = TcpStream::connect(addr).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(20), tls::connect(tcp, host, opts))
+    tokio::time::timeout(Duration::from_secs(20), tls::connect(&ctx, tcp, host, opts))
         .await
         .expect("TLS connect hung")
 }
