@@ -473,7 +473,11 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         timers: Timers::default(),
     };
     debug!("SSTPCORRELATIONID {}", cfg.correlation_id);
-    let client = Client::new(cfg, Instant::now().into_std());
+    let mut client = Client::new(cfg, Instant::now().into_std());
+    // The client's transmit buffer is the TLS queue itself: the client appends whole SSTP
+    // packets, the loop writes from `tls_off` on. One allocation, no copy into a second queue.
+    let tx = client.transmit();
+    tx.reserve_exact((TLS_OUT_HIGH_WATER + QUEUE_SLACK).saturating_sub(tx.len()));
     let mut session = Session {
         s,
         client,
@@ -483,9 +487,7 @@ async fn run_once(s: &Settings, signals: &mut Signals) -> Result<(), Error> {
         deframer: hdlc::Deframer::new(),
         pty_out: Vec::with_capacity(PTY_OUT_HIGH_WATER + QUEUE_SLACK),
         pty_off: 0,
-        tls_out: Vec::with_capacity(TLS_OUT_HIGH_WATER + QUEUE_SLACK),
         tls_off: 0,
-        tls_queued: 0,
         tls_written: 0,
         ack_at: None,
         pppd_ready: false,
@@ -517,14 +519,11 @@ struct Session<'a, S> {
     /// select loop, so TLS keeps being read while pppd catches up.
     pty_out: Vec<u8>,
     pty_off: usize,
-    /// Bytes for TLS not yet taken by the TLS stream. Written from the select loop, so a
-    /// server that stops reading never blocks signals, timers or pppd's exit.
-    tls_out: Vec<u8>,
-    /// Start of the unwritten part of `tls_out` (written bytes are dropped in bulk, not
-    /// moved after every write).
+    /// Start of the unwritten part of the TLS queue, `client.transmit()` (written bytes are
+    /// dropped in bulk, not moved after every write). The queue is written from the select
+    /// loop, so a server that stops reading never blocks signals, timers or pppd's exit.
     tls_off: usize,
-    /// Bytes ever queued to / written from `tls_out`.
-    tls_queued: u64,
+    /// Bytes ever written from the TLS queue.
     tls_written: u64,
     /// Send AuthAck once `tls_written` reaches this (Call Connected is on the wire).
     ack_at: Option<u64>,
@@ -699,7 +698,11 @@ where
             // 2. Wait for one source.
             // Each read takes at most the room left below the high-water mark, so a queue
             // holds at most that much (plus SSTP headers going up, HDLC escapes going down).
-            let pppd_room = queue_room(&mut self.tls_out, &mut self.tls_off, TLS_OUT_HIGH_WATER);
+            let pppd_room = queue_room(
+                self.client.transmit(),
+                &mut self.tls_off,
+                TLS_OUT_HIGH_WATER,
+            );
             let take_from_pppd = pppd_room > 0;
             // pppd not keeping up: stop reading the server (its TCP window closes) instead
             // of growing our memory.
@@ -710,8 +713,9 @@ where
             let pty_pending = self.pppd_ready && self.pty_off < self.pty_out.len();
             let tls = &mut self.tls;
             // At most one TLS record (16 KiB) per write: several SSTP packets share it.
-            let end = self.tls_out.len().min(self.tls_off + TLS_WRITE_MAX);
-            let out = &self.tls_out[self.tls_off..end];
+            let tls_out = self.client.transmit();
+            let end = tls_out.len().min(self.tls_off + TLS_WRITE_MAX);
+            let out = &tls_out[self.tls_off..end];
             tokio::select! {
                 w = pty_write(&self.pty, &self.pty_out[self.pty_off..]), if pty_pending => match w {
                     Ok(n) => {
@@ -734,8 +738,9 @@ where
                     match io {
                         TlsIo::Wrote(Ok(n)) => {
                             self.tls_off += n;
-                            if self.tls_off == self.tls_out.len() {
-                                self.tls_out.clear();
+                            let tls_out = self.client.transmit();
+                            if self.tls_off == tls_out.len() {
+                                tls_out.clear();
                                 self.tls_off = 0;
                             }
                             self.tls_written += n as u64;
@@ -746,7 +751,7 @@ where
                         }
                         TlsIo::Wrote(Err(e)) => {
                             warn!("TLS write: {e}");
-                            self.tls_out.clear();
+                            self.client.transmit().clear();
                             self.tls_off = 0;
                             self.client.handle_tls_closed(now);
                         }
@@ -847,22 +852,17 @@ where
     /// failed pppd start queues Call Disconnect, which must go out now, not at the next wake-up.
     async fn drain(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
         loop {
+            let queued = self.client.transmit().len();
             if let Some(r) = self.drain_once(link).await {
                 return Some(r);
             }
-            if self.client.transmit().is_empty() && !self.ack_pending {
+            if self.client.transmit().len() == queued && !self.ack_pending {
                 return None;
             }
         }
     }
 
     async fn drain_once(&mut self, link: &mut PluginLink) -> Option<CloseReason> {
-        let tx = self.client.transmit();
-        if !tx.is_empty() {
-            self.tls_queued += tx.len() as u64;
-            self.tls_out.extend_from_slice(tx);
-            tx.clear();
-        }
         if self.ack_pending {
             self.ack_pending = false;
             if let Err(e) = link.send(&Msg::AuthAck).await {
@@ -917,7 +917,8 @@ where
                     );
                     self.binding_sent = true;
                     // Call Connected is queued: release pppd once it is written.
-                    self.ack_at = Some(self.tls_queued + self.client.transmit().len() as u64);
+                    let unwritten = self.client.transmit().len() - self.tls_off;
+                    self.ack_at = Some(self.tls_written + unwritten as u64);
                 }
                 Event::Closed(r) => return Some(r),
             }
@@ -1048,7 +1049,7 @@ where
         // What is still queued (a last Call Abort or Disconnect Ack) goes out if the server
         // takes it within the second the close gets.
         let tls = &mut self.tls;
-        let mut out = std::mem::take(&mut self.tls_out);
+        let mut out = std::mem::take(self.client.transmit());
         out.drain(..std::mem::take(&mut self.tls_off));
         let _ = timeout(Duration::from_secs(1), async move {
             if tls.write_all(&out).await.is_ok() {
