@@ -3,6 +3,7 @@
 #   1. cargo fmt --check, clippy -D warnings, unit + integration tests, rustdoc  (~3 min)
 #      fuzz: replay of the committed seeds, then a bounded run of every target     (~3 min)
 #   2. release build (+ the plugin for pppd 2.5.2)                               (~1 min)
+#      benchmark smoke: `make bench` against sstpc, 1 run x 0.5 s per cell        (~0.5 min)
 #      packages: .deb for Debian 12 and 13, .rpm, lintian + rpmlint                (~30 s)
 #   3. GNOME / nm-connection-editor: the C editor plugin under Xvfb, GTK3 + GTK4 harnesses
 #      and real nm-connection-editor read through AT-SPI                           (~1 min)
@@ -44,6 +45,9 @@ cargo build --release --locked --workspace
 # the plugin for pppd 2.5.2 (Debian 13), in its own target dir: the trixie scenario and the
 # Debian 13 package use it
 PPPD_VERSION=2.5.2 CARGO_TARGET_DIR=target/pppd-2.5.2 cargo build --release --locked -p sstp-pppd-plugin
+
+step "benchmark smoke: make bench, 1 run x 0.5 s per cell (it works; figures not asserted)"
+bash tests/bench/smoke.sh
 
 step "packages: .deb (Debian 12, 13), .rpm, lintian, rpmlint"
 NO_BUILD=1 bash packaging/build.sh deb
