@@ -103,7 +103,7 @@ G hostname sstp-uml
 # compressors (PPPIOCSCOMPRESS) unless told nodeflate nobsdcomp, and the kernel's own
 # module request cannot work here (modprobe runs in the guest's real root, which has no
 # /lib/modules/$KVER), so without them each probe waits for a failing modprobe, about
-# 0.15 s in UML, which a real system does not pay (connect-time, README "Performance").
+# 0.15 s in UML, which a real system does not pay (connect-time, docs/performance.md).
 G python3 "$HERE/modload.py" /lib/modules/$KVER ppp_generic ppp_async ppp_synctty ppp_mppe ppp_deflate bsd_comp tun veth ipv6 sch_netem \
     || fatal "loading kernel modules"
 G ip link set lo up

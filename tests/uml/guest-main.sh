@@ -1137,7 +1137,7 @@ scen_connect_time() {
     set -- ${STATS[sstpc]}; local ms=$1
     [ "$mo" != - ] && [ "$ms" != - ] || return 0
     info "connect-time: median ours / sstpc = $(ratio "$mo" "$ms") (target <= 0.80)"
-    # sstpd's start-up race (README, Performance) costs a client pppd's 3 s restart timer; sstpc
+    # sstpd's start-up race (docs/performance.md) costs a client pppd's 3 s restart timer; sstpc
     # does not recover from it early, so say how many of each client's connects took longer
     # than 3 s (a host stall is counted too: read the lists) and compare the medians of the
     # rest, the same filter for both: the race-free comparison.

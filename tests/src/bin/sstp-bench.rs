@@ -1,5 +1,5 @@
 //! `sstp-bench`: the data plane of sstp-helper and of Debian's sstpc, measured side by side on
-//! this host (see "Performance" in the README).
+//! this host (see "Performance" in the README, the method in full in docs/performance.md).
 //!
 //! For each client, frame size and direction it starts the in-repo server in a bench mode on
 //! loopback TLS, starts the client, waits for Call Connected, then runs a pump on the pty in
