@@ -12,6 +12,8 @@ rc=0
 make -s bench BENCH_ARGS="--runs 1 --secs ${BENCH_SMOKE_SECS:-0.5} $*" >"$out" || rc=$?
 cat "$out"
 fail() { echo "bench smoke: $*" >&2; exit 1; }
+# A client that moved nothing (or a cell that was not measured) would read 0.
+positive() { awk -v v="$1" 'BEGIN { exit !(v > 0) }'; }
 [ "$rc" = 0 ] || fail "sstp-bench exited with $rc (a run failed, see above)"
 # Both clients' columns and the ratio: "<metric>  <ours> [..]  <sstpc> [..]  <ratio>x".
 num='[0-9]+[.]?[0-9]*'
@@ -23,15 +25,14 @@ for row in "up 1400 B frames, MB/s" "down 1400 B frames, MB/s" "up 64 B frames, 
     rest=${line#"$row"}
     [[ $rest =~ ^\ +($num)\ \[$num-$num\]\ +($num)\ \[$num-$num\]\ +($num)x$ ]] ||
         fail "row \"$row\" lacks a figure for each client and the ratio: $line"
-    # A client that moved nothing (or was not measured) would read 0 here.
     for v in "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; do
-        awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "row \"$row\" reads $v: $line"
+        positive "$v" || fail "row \"$row\" reads $v: $line"
     done
 done
 for row in "ceiling: raw pty copy, MB/s" "ceiling: pty into the pump" "ceiling: bulk TLS loopback"; do
     line=$(grep -F -- "$row" "$out" | head -n1) || fail "no row \"$row\""
     [[ ${line#"$row"} =~ ^\ +($num)\ \[ ]] || fail "row \"$row\" has no figure: $line"
-    awk -v v="${BASH_REMATCH[1]}" 'BEGIN { exit !(v > 0) }' || fail "row \"$row\" reads 0: $line"
+    positive "${BASH_REMATCH[1]}" || fail "row \"$row\" reads 0: $line"
 done
 grep -qE '^ours up 1400 B: [0-9]+% of the raw pty ceiling' "$out" || fail "no share of the pty ceiling"
 echo "bench smoke: the table is complete (figures from 1 short run each, not a measurement)"
